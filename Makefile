@@ -1,0 +1,49 @@
+# Two commands do everything (see README):
+#   make course   build every student release, grade the demo class, print the grade table
+#   make test     run the test suite (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# nbgrader runs alembic from the venv when it creates the gradebook: the venv's bin must be on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: course test releases demo grade bench clean help
+
+help:
+	@echo "make course   create .venv, build releases, grade the demo class, print the grade table"
+	@echo "make test     create .venv if needed and run the test suite"
+	@echo "make bench    benchmark the layer library against PyTorch (separate venv)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
+	touch $@
+
+course: $(VENV)/.installed
+	$(BIN)/python -m tools.course all
+
+releases: $(VENV)/.installed
+	$(BIN)/python -m tools.course release
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m tools.course demo
+
+grade: $(VENV)/.installed
+	$(BIN)/python -m tools.course grade
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -n 2 tests
+
+bench:
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet -r benchmarks/requirements-bench.txt
+	.venv-bench/bin/python benchmarks/bench_recurrent.py
+
+clean:
+	rm -rf submitted autograded feedback gradebook.db grades.csv grading_reports source/*/utils source/*/data

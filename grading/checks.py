@@ -1,0 +1,123 @@
+"""Reusable building blocks for specs: random inputs, gradient probes, consistency rules.
+
+Isolation rule: each test cell judges one graded function. When a function builds on another
+graded function (rnn_forward on rnn_cell_forward, a backward pass on a forward pass), a mistake in
+the building block is charged to the building block only: the dependent function passes when it
+matches the reference, or when it is consistent with the student's own (wrong) building block.
+"""
+import numpy as np
+
+from utils.gradcheck import relative_error
+from .plan import Call, Ref, take
+from .spec import mismatch
+
+H = 1e-5
+
+
+def randn(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+def params_like(rng, shapes, scale=1.0):
+    """{name: standard normal array of shape} (float64)."""
+    return {k: scale * rng.standard_normal(s) for k, s in shapes.items()}
+
+
+def perturbations(rng, arrays, per_array=3):
+    """[(name, index)] a few entries of every array, chosen by rng."""
+    picks = []
+    for name, a in arrays.items():
+        for flat in rng.choice(a.size, size=min(per_array, a.size), replace=False):
+            picks.append((name, np.unravel_index(int(flat), a.shape)))
+    return picks
+
+
+def gradient_probe(forward, build_args, arrays, outputs, backward_calls, rng, per_array=3):
+    """A plan that lets the grader check a backward pass against the student's own forward pass.
+
+    forward:        name of the forward function.
+    build_args:     f(arrays) -> positional args of ``forward`` (arrays: dict name -> array).
+    arrays:         dict name -> float64 array (inputs and parameters to probe).
+    outputs:        {label: path} of the forward outputs entering the loss, e.g. {"a": (0,)}.
+    backward_calls: f() -> list of Calls that compute the analytic gradients from Ref("fw", ...)
+                    and label them "grad" (a dict with keys d+name).
+    Returns (plan, picks): the loss is sum(W_label * output) with the W given in the compare.
+    """
+    plan = [Call(forward, *build_args(arrays), save="fw", out={f"base_{k}": v for k, v in outputs.items()})]
+    plan += backward_calls()
+    picks = perturbations(rng, arrays, per_array)
+    for n, (name, idx) in enumerate(picks):
+        for sign in (1, -1):
+            moved = {k: v.copy() for k, v in arrays.items()}
+            moved[name][idx] += sign * H
+            plan.append(Call(forward, *build_args(moved), out={f"p{n}{'+' if sign > 0 else '-'}_{k}": v
+                                                              for k, v in outputs.items()}))
+    return plan, picks
+
+
+def gradient_compare(picks, weights, deps=(), tol=1e-6, grad_label="grad"):
+    """Compare function for ``gradient_probe``: numeric vs analytic on the picked entries.
+
+    weights: {output label: W} so that loss = sum_label sum(W * output).
+    deps:    labels that must match the reference for the check to mean anything (the forward
+             outputs, a building block); when one does not, the check passes here and the
+             mistake is charged to the test cell of that function.
+    """
+    def compare(student, reference):
+        for label in ("base_" + k for k in weights):
+            if mismatch(label, student.get(label), reference[label]):
+                return []
+        for label in deps:
+            if mismatch(label, student.get(label), reference[label]):
+                return []
+        grads = student.get(grad_label)
+        if not isinstance(grads, dict):
+            return [f"the gradients should be a dict, got {type(grads).__name__}"]
+        num, ana = [], []
+        for n, (name, idx) in enumerate(picks):
+            loss = {}
+            for sign in "+-":
+                total = 0.0
+                for k, w in weights.items():
+                    out = student.get(f"p{n}{sign}_{k}")
+                    if not isinstance(out, np.ndarray) or out.shape != w.shape:
+                        return [f"the forward pass failed on a perturbed input ({k})"]
+                    total += float(np.sum(w * out))
+                loss[sign] = total
+            g = grads.get("d" + name)
+            if not isinstance(g, np.ndarray) or g.shape != reference[grad_label]["d" + name].shape:
+                return [f"d{name} is missing or has the wrong shape"]
+            num.append((loss["+"] - loss["-"]) / (2 * H))
+            ana.append(float(g[idx]))
+        err = relative_error(np.array(ana), np.array(num))
+        if not err < tol:
+            worst = picks[int(np.argmax(np.abs(np.array(ana) - np.array(num))))][0]
+            return [f"gradient check against your own forward pass failed: relative error {err:.2e} "
+                    f"(should be < {tol:g}); worst on d{worst}"]
+        return []
+    return compare
+
+
+def consistent_or_matching(main_labels, rules, block_labels):
+    """Compare for a function built on another graded function.
+
+    main_labels:  labels of the function's own outputs, compared with the reference first.
+    rules:        f(student) -> list of failure messages: is the output consistent with the
+                  student's own building block (per-step outputs returned in the same plan)?
+    block_labels: labels of the building block on inputs that are identical on both sides; if
+                  they match the reference, the block is right and consistency is not enough.
+    """
+    def compare(student, reference):
+        direct = [m for m in (mismatch(k, student.get(k, {"error": "missing"}), reference[k])
+                              for k in main_labels) if m]
+        if not direct:
+            return []
+        block_wrong = any(mismatch(k, student.get(k, {"error": "missing"}), reference[k]) for k in block_labels)
+        if block_wrong and not rules(student):
+            return []
+        return direct
+    return compare
+
+
+__all__ = ["Call", "Ref", "take", "randn", "params_like", "gradient_probe", "gradient_compare",
+           "consistent_or_matching"]

@@ -1,0 +1,169 @@
+"""Plug the trusted grader into plain ``nbgrader autograde`` (configured in nbgrader_config.py).
+
+    from grading.nbgrader_plugin import configure
+    configure(c, course_root=..., cell_timeout=60, memory_mb=3072, allow_unsandboxed=False)
+
+What changes in nbgrader's autograde pipeline:
+- a pre-convert hook makes an unreadable submission gradable as "unreadable" (the original file
+  is kept beside it as ``<name>.ipynb.unreadable``) and, on its first call, starts grading every
+  submission of the assignment in parallel (one sandbox per submission, all cores);
+- sanitising rebuilds each notebook from the release with the student's answers in it
+  (``core.canonical_notebook``) instead of trusting the submitted cell metadata;
+- execution in the student's kernel is replaced by ``SandboxedGrading``: it takes the verdicts
+  decided outside the sandbox and writes them as the outputs of the test cells, with the hidden
+  test source removed, so nbgrader's own SaveAutoGrades, feedback and export just work.
+"""
+import concurrent.futures
+import glob
+import json
+import os
+import shutil
+import threading
+
+import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from . import core, sandbox
+
+_state = {"root": None, "settings": core.Settings(), "allow_unsandboxed": False,
+          "pool": None, "futures": {}, "sandbox_ok": None}
+_lock = threading.Lock()
+
+
+def configure(c, course_root, allow_unsandboxed=False, **settings):
+    """Install the grader into an nbgrader config object ``c``."""
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,
+                                        LimitOutput, OverwriteKernelspec, SaveAutoGrades)
+    _state["root"] = os.path.abspath(course_root)
+    for name in ("cell_timeout", "case_timeout", "submission_timeout", "memory_mb", "workers"):
+        env = os.environ.get("COURSE_GRADING_" + name.upper())
+        if env:  # lets tests and one-off runs tighten limits without editing the config
+            settings[name] = int(env)
+    _state["settings"] = core.Settings(**settings)
+    _state["allow_unsandboxed"] = bool(allow_unsandboxed) or os.environ.get("COURSE_ALLOW_UNSANDBOXED") == "1"
+    c.Autograde.pre_convert_hook = pre_convert_hook
+    c.Autograde.sanitize_preprocessors = [ClearOutput, CanonicalCells, OverwriteKernelspec, CheckCellMetadata]
+    c.Autograde.autograde_preprocessors = [SandboxedGrading, LimitOutput, SaveAutoGrades,
+                                           AssignLatePenalties, CheckCellMetadata]
+    c.ExportApp.plugin_class = "grading.export.OutcomeCsvExport"
+
+
+def _sandboxed():
+    """True to sandbox; False only if unavailable AND the instructor allowed it; else raise."""
+    if _state["sandbox_ok"] is None:
+        _state["sandbox_ok"] = sandbox.available()
+    ok, why = _state["sandbox_ok"]
+    if ok:
+        return True
+    if _state["allow_unsandboxed"]:
+        return False
+    raise RuntimeError(
+        "Refusing to grade: the sandbox is unavailable on this machine (" + why + "). Grading runs "
+        "student code; without the sandbox it could read the teacher notebooks and the gradebook. "
+        "Fix the host (see README: 'What the sandbox needs') or, knowingly, set "
+        "allow_unsandboxed=True in nbgrader_config.py (or COURSE_ALLOW_UNSANDBOXED=1).")
+
+
+def _release_nb(assignment, notebook):
+    return os.path.join(_state["root"], "release", assignment, notebook + ".ipynb")
+
+
+def make_readable(path, assignment):
+    """If ``path`` is not a readable notebook, keep it as <path>.unreadable and put a stand-in there."""
+    nb, why = core.read_notebook(path)
+    if nb is not None:
+        return
+    keep = path + ".unreadable"
+    if not os.path.exists(keep):
+        shutil.copy2(path, keep)
+    notebook = os.path.splitext(os.path.basename(path))[0]
+    release = _release_nb(assignment, notebook)
+    stand_in = nbformat.read(release, as_version=4) if os.path.exists(release) else nbformat.v4.new_notebook()
+    stand_in.metadata["course_grading"] = {"unreadable": why, "original": os.path.basename(keep)}
+    nbformat.write(stand_in, path)
+
+
+def _submit_all(assignment):
+    """Start grading every submission of ``assignment`` (once per process)."""
+    settings = _state["settings"]
+    sandboxed = _sandboxed()
+    if _state["pool"] is None:
+        _state["pool"] = concurrent.futures.ThreadPoolExecutor(max_workers=settings.workers)
+    pattern = os.path.join(_state["root"], "submitted", "*", assignment, "*.ipynb")
+    for path in sorted(glob.glob(pattern)):
+        student = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        notebook = os.path.splitext(os.path.basename(path))[0]
+        key = (assignment, student, notebook)
+        if key in _state["futures"] or not os.path.exists(_release_nb(assignment, notebook)):
+            continue
+        make_readable(path, assignment)
+        _state["futures"][key] = _state["pool"].submit(
+            core.grade_submission, _state["root"], assignment, student, notebook, settings, sandboxed)
+
+
+def pre_convert_hook(assignment=None, student=None, notebooks=()):
+    for path in notebooks:
+        assignment_id = os.path.basename(os.path.dirname(path))
+        with _lock:
+            make_readable(path, assignment_id)
+            _submit_all(assignment_id)
+
+
+def report_for(assignment, student, notebook):
+    with _lock:
+        fut = _state["futures"].get((assignment, student, notebook))
+    if fut is not None:
+        return fut.result()
+    return core.grade_submission(_state["root"], assignment, student, notebook, _state["settings"], _sandboxed())
+
+
+class CanonicalCells(NbGraderPreprocessor):
+    """Rebuild the submission from the release notebook with the student's answers in it."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        release = nbformat.read(_release_nb(info["assignment"], info["notebook"]), as_version=4)
+        unreadable = nb.metadata.get("course_grading", {}).get("unreadable")
+        canonical = core.canonical_notebook(None if unreadable else nb, release)
+        if unreadable:
+            canonical.metadata["course_grading"] = nb.metadata["course_grading"]
+        return canonical, resources
+
+
+class SandboxedGrading(NbGraderPreprocessor):
+    """Write the verdicts decided outside the sandbox into the test cells' outputs."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        report = report_for(info["assignment"], info["student"], info["notebook"])
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if core.is_test_cell(cell):
+                cell.source = core.strip_hidden(cell.source)
+                cell.outputs = core.test_cell_outputs(report, core.nbgrader_meta(cell).get("grade_id"))
+            else:
+                ev = report["cells"].get(str(i))
+                if ev is None:
+                    continue
+                text = ev.get("output", "")
+                if ev.get("error"):
+                    text += f"\n[this cell raised {ev['error']}]\n"
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
+        banner = f"**Autograder outcome: {report['outcome']}**"
+        if report["cause"]:
+            banner += f" ({report['cause']})"
+        passed = sum(c["passed"] for c in report["checks"].values())
+        banner += f"\n\n{passed} of {len(report['checks'])} graded test cells passed."
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(banner))
+        nb.metadata["course_grading"] = {"outcome": report["outcome"], "cause": report["cause"]}
+        return nb, resources
+
+
+def load_report(root, assignment, student):
+    """Reports of one student's assignment (list, possibly empty)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(root, "grading_reports", assignment, f"{student}.*.json"))):
+        with open(path) as f:
+            out.append(json.load(f))
+    return out

@@ -1,0 +1,1 @@
+"""Hidden checks, one module per assignment (teacher-only; never shipped, never mounted in the sandbox)."""

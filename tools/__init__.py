@@ -1,0 +1,1 @@
+"""Course build tools (instructor side): releases, the demo class, the grade table."""
