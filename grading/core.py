@@ -241,7 +241,7 @@ def run_once(cells, cases, support_dir, settings, skip_cells=(), skip_cases=(), 
     work = _prepare_workdir(support_dir, cells, cases, skip_cells, skip_cases)
     r, w = os.pipe()
     inside = sandbox.INSIDE_WORKDIR if sandboxed else work
-    argv = [os.path.realpath(sys.executable), os.path.join(inside, ".runner", "runner.py"),
+    argv = [sys.executable, os.path.join(inside, ".runner", "runner.py"),
             os.path.join(inside, ".runner", "job.json"), str(w)]
     limits = {"memory_mb": settings.memory_mb, "processes": settings.processes,
               "cpu_seconds": int(settings.submission_timeout) + 30}

@@ -168,7 +168,9 @@ def take(axis, index):
 
 
 # Operations a plan may apply to plain data on either side (not functions of the notebook).
-OPS = {"+": lambda a, b: np.add(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))}
+# "id" hands back its argument, so a plan can keep a dict a function updates in place (Ref it later).
+OPS = {"+": lambda a, b: np.add(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)),
+       "id": lambda x: x}
 
 
 def _resolve(arg, saved):

@@ -42,6 +42,7 @@ def main(job_path, fd):
 
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance(colors="NoColor")
+    shell.enable_gui = lambda gui=None: None  # no event loop here: `%matplotlib inline` must not fail
     real_out, real_err = sys.stdout, sys.stderr
     skip_cells = set(job.get("skip_cells", []))
     for cell in job["cells"]:

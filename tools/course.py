@@ -27,7 +27,8 @@ BIN = os.path.dirname(os.path.abspath(sys.executable))
 BASE_UTILS = ["__init__.py", "activations.py", "gradcheck.py", "testing.py"]
 MANIFEST = {
     "rnn_step_by_step": {"utils": BASE_UTILS + ["diagrams.py"], "data": []},
-    "dinosaur_island": {"utils": BASE_UTILS + ["recurrent.py", "rnn.py", "plots.py"], "data": ["dinos.txt"]},
+    "dinosaur_island": {"utils": BASE_UTILS + ["recurrent.py", "rnn.py", "char_model.py", "plots.py"],
+                        "data": ["dinos.txt"]},
     "jazz_improvisation": {"utils": BASE_UTILS + ["recurrent.py", "layers.py", "losses.py", "init.py",
                                                   "optim.py", "io.py", "music.py", "plots.py"],
                            "data": ["jazz"]},

@@ -54,3 +54,19 @@ def sigmoid_inplace(z):
     z += 1.0
     z *= 0.5
     return z
+
+
+def sigmoid_backward_into(s, ds, out):
+    """out = ds * s * (1 - s) without temporaries; s, ds, out broadcast-compatible, out written."""
+    np.subtract(1.0, s, out=out)
+    out *= s
+    out *= ds
+    return out
+
+
+def tanh_backward_into(t, dt, out):
+    """out = dt * (1 - t**2) without temporaries; t, dt, out broadcast-compatible, out written."""
+    np.multiply(t, t, out=out)
+    np.subtract(1.0, out, out=out)
+    out *= dt
+    return out

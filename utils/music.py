@@ -29,10 +29,18 @@ Each melody note becomes ``"type|duration|interval"``, each rest ``"R|duration"`
   whole note): a note takes the nearest value (ties go to the shorter); a silence is rounded to 1/12
   beat and written as the fewest rests that add up to it exactly; silences under 1/8 beat are legato
   and join the note before them. Notes longer than 4 beats are cut to 4 beats (a rest follows).
-- interval: the signed distance in semitones to the previous note, as a range label (INTERVALS):
-  "0", "+1:2" (a step up), "-3:4" (a third down), "+5:7", "+8:12", "+13:" (more than an octave) and
-  their mirrors; "*" for the first note of a file.
-A token belongs to the measure in which it starts; rests are split at barlines.
+- interval: the signed distance in semitones to the previous note (across rests and barlines), as
+  a range label (INTERVALS): "0", "+1:2" (a step up), "-3:4" (a third down), "+5:7", "+8:12",
+  "+13:" (more than an octave) and their mirrors; "*" for the first note of a file.
+A token belongs to the measure in which it starts; rests are split at barlines. The course corpus
+(CORPUS_DIR, made by data/jazz/make_corpus.py) has 88 distinct tokens; with END, n_values = 89.
+
+Back to sound
+-------------
+tokens_to_notes lays the tokens end to end over the chords and picks pitches (G3..C6) that satisfy
+every token's type and interval wherever some melody can; tokens_to_midi writes them with the chords,
+midi_to_wav renders any MIDI file with a small additive synthesizer, play wraps the WAV for a
+notebook, and piano_roll draws notes over chords.
 """
 from bisect import bisect_right
 from fractions import Fraction
@@ -188,6 +196,7 @@ def _read_parts(mid):
 
 
 def _first_meta(mid, kind):
+    """The earliest meta message of type `kind` in any track, or None."""
     found = []
     for track in mid.tracks:
         tick = 0
@@ -197,6 +206,17 @@ def _first_meta(mid, kind):
                 found.append((tick, msg))
                 break
     return min(found, key=lambda f: f[0])[1] if found else None
+
+
+def _open_midi(path):
+    """mido.MidiFile(path), with FileNotFoundError for a missing file, ValueError for a broken one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MIDI file not found: {path}")
+    try:
+        return mido.MidiFile(path)
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as err:
+        raise ValueError(f"{path} is not a readable MIDI file ({err})") from err
 
 
 def load_midi(path):
@@ -213,12 +233,7 @@ def load_midi(path):
     without a melody part and a chord part.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"MIDI file not found: {path}")
-    try:
-        mid = mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as err:
-        raise ValueError(f"{path} is not a readable MIDI file ({err})") from err
+    mid = _open_midi(path)
     if mid.type == 2:
         raise ValueError(f"{path} is a type 2 MIDI file (independent songs); "
                          "only types 0 and 1 are read")
@@ -266,6 +281,7 @@ def load_midi(path):
 # ---------------------------------------------------------------- tokens
 
 def _interval_label(step):
+    """The INTERVALS label (with its sign) of a step of `step` semitones."""
     if step == 0:
         return "0"
     sign, size = ("+" if step > 0 else "-"), abs(step)
@@ -286,6 +302,7 @@ def _interval_range(label):
 
 
 def _nearest_duration(beats):
+    """The DURATIONS value nearest to `beats` (the shorter on a tie)."""
     return min(DURATIONS, key=lambda d: (abs(float(d) - beats), d))
 
 
@@ -309,10 +326,11 @@ def _rests(start, end, beats_per_measure):
     while end - start >= LEGATO_GAP:
         measure = int(np.floor(start / beats_per_measure + 1e-9))
         piece_end = min(end, (measure + 1) * beats_per_measure)
-        twelfths = round((piece_end - start) * 12)
-        while _rest_split(twelfths) is None:  # 1/6 and 5/12 beat: round to the nearest that splits
-            twelfths += 1 if twelfths < 3 else -1
-        tokens += [(measure, f"R|{d}") for d in _rest_split(twelfths)]
+        if piece_end - start >= LEGATO_GAP:  # a sliver before a barline is dropped
+            twelfths = round((piece_end - start) * 12)
+            while _rest_split(twelfths) is None:  # 1/6 and 5/12 beat: round to a length that splits
+                twelfths += 1 if twelfths < 3 else -1
+            tokens += [(measure, f"R|{d}") for d in _rest_split(twelfths)]
         start = piece_end
     return tokens
 
@@ -364,6 +382,7 @@ def _parse_token(token):
 # ---------------------------------------------------------------- dataset
 
 def _midi_paths(paths_or_dir):
+    """The MIDI files meant by a folder, a path or a list of paths."""
     if isinstance(paths_or_dir, (str, Path)):
         path = Path(paths_or_dir)
         if path.is_dir():
@@ -590,8 +609,7 @@ def _notes_in_seconds(mid):
 
 
 def synthesize(notes, duration, sample_rate=22050):
-    """Additive synthesis: four sine partials per note, shaped by an attack-decay-sustain-release
-    envelope.
+    """Additive synthesis: four sine partials per note under an attack-decay-sustain-release envelope.
 
     notes: iterable of (start_s, duration_s, pitch, velocity); loudness grows as (velocity/127)**2.
     duration: length of the result in seconds. The envelope ends with each note (10 ms attack,
@@ -619,13 +637,12 @@ def synthesize(notes, duration, sample_rate=22050):
 def midi_to_wav(midi_path, wav_path, sample_rate=22050):
     """Render every note of a MIDI file (synthesize) to a mono 16-bit WAV as long as the MIDI file.
 
+    midi_path: any MIDI file; wav_path: where to write. The WAV has round(length * sample_rate)
+    samples, length being the MIDI file's duration in seconds (mido's MidiFile.length).
     Returns wav_path as a Path.
     """
     from scipy.io import wavfile
-    midi_path = Path(midi_path)
-    if not midi_path.is_file():
-        raise FileNotFoundError(f"MIDI file not found: {midi_path}")
-    mid = mido.MidiFile(midi_path)
+    mid = _open_midi(midi_path)
     samples = synthesize(_notes_in_seconds(mid), mid.length, sample_rate)
     wavfile.write(wav_path, sample_rate, np.round(samples * 32767).astype(np.int16))
     return Path(wav_path)
@@ -651,7 +668,7 @@ def piano_roll(notes, chords=(), ax=None, beats_per_measure=4, title=None):
     top = max(pitches) + 2
     for c in chords:
         for p in c.pitches:
-            ax.add_patch(Rectangle((c.start, p - 0.4), c.duration, 0.8, color="0.8"))
+            ax.add_patch(Rectangle((c.start, p - 0.4), max(c.duration - 0.1, 0.05), 0.8, color="0.8"))
         ax.text(c.start, top, chord_symbol(c.pitches), fontsize=8, va="bottom")
     for n in notes:
         ax.add_patch(Rectangle((n.start, n.pitch - 0.4), n.duration, 0.8, color="tab:blue"))

@@ -1,27 +1,61 @@
 """Recurrent layers (RNN, LSTM, GRU): one step, a whole sequence, bidirectional.
 
-Course notation on the outside, fast layout on the inside:
+Shapes use the course notation: x (n_x, m, T_x); states a0, c0, a_prev, c_prev (n_a, m); outputs
+(n_a, m, T_x), or the last state (n_a, m). Parameters keep the course names, each gate's W of shape
+(n_a, n_a + n_x) acting on [a_prev; xt] (a_prev on top), each b (n_a, 1):
+LSTM Wf, bf, Wi, bi, Wc, bc, Wo, bo; GRU Wu, bu, Wr, br, Wc, bc; RNN Waa (n_a, n_a), Wax (n_a, n_x), ba.
+Gradient dicts are keyed ``d`` + name. dtype follows the inputs (float64 for checks, float32 for speed).
 
-- arguments and results are columns: x (n_x, m, T_x), a0 / c0 (n_a, m), outputs (n_a, m, T_x)
-  or the last state (n_a, m);
-- parameters use the course names, each gate's W of shape (n_a, n_a + n_x) acting on [a_prev; xt]
-  (a_prev on top): LSTM Wf, bf, Wi, bi, Wc, bc, Wo, bo; GRU Wu, bu, Wr, br, Wc, bc; RNN Waa, Wax, ba;
-- internally the gate matrices are fused into one (n_a + n_x, k * n_a) matrix ``WT`` (k gates) and
-  the kernels work on rows: a step's states are (m, n_a) and its gates (m, k * n_a), so every buffer
-  a step touches is contiguous. The input projection of all time steps is one matmul before the
-  loop; the weight gradients are one matmul over all steps after the loop.
+How it is fast, and still one piece of maths:
 
-The step kernels (``_rnn_kernel``, ``_lstm_kernel``, ``_gru_kernel`` and their ``_backward``) are
-the only place where the cell maths is written; the one-step functions, the sequence functions and
-assignment 1's reference (utils/rnn.py) all call them. Gradient dicts are keyed ``d`` + name.
-dtype follows the inputs: float64 for gradient checks, float32 for speed.
+- ``fuse`` stacks a cell's gate matrices into one W (k n_a, n_a + n_x) (row blocks in the internal
+  orders of ``GATES``), so a step is one matmul; sigmoid rows are pre-halved so that one tanh call
+  activates every gate, using sigmoid(z) = (1 + tanh(z / 2)) / 2;
+- the input projection of all time steps is one matmul before the loop, the weight gradients one
+  matmul over all steps after it; the derivative factors of every step are computed in bulk;
+- a bidirectional layer runs both directions in the same loop (batched matmuls over a leading
+  direction axis), halving the number of numpy calls per step;
+- sequence buffers come from a small pool and go back to it when backward is done (a sequence
+  cache can be back-propagated once).
+
+The step kernels (``_*_kernel`` and ``_*_kernel_backward``) are the only place where the cell
+equations are written. The one-step functions, the sequence functions and assignment 1's
+reference (utils/rnn.py) all call them.
 """
 import numpy as np
 
-from utils.activations import sigmoid_backward, sigmoid_inplace, tanh_backward
+from utils.activations import sigmoid_backward_into, tanh_backward_into
 
-# Internal row order of the fused gate matrices (the public names are unchanged).
-GATES = {"rnn": ("aa",), "lstm": ("f", "i", "o", "c"), "gru": ("u", "r", "c")}
+# Internal row-block order of the fused matrices: sigmoid gates first, then the tanh candidate.
+GATES = {"rnn": ("aa",), "lstm": ("o", "f", "i", "c"), "gru": ("r", "u", "c")}
+_SIGMOID_BLOCKS = {"rnn": 0, "lstm": 3, "gru": 2}
+
+
+# --------------------------------------------------------------------------- buffer pool
+
+_FREE = {}                   # (shape, dtype) -> list of arrays no caller holds any more
+POOL_LIMIT_BYTES = 256 * 2 ** 20
+
+
+def _buffer(shape, dtype):
+    """An uninitialised array from the pool (or new). shape: tuple; dtype: numpy dtype."""
+    stack = _FREE.get((tuple(shape), np.dtype(dtype)))
+    return stack.pop() if stack else np.empty(shape, dtype)
+
+
+def _recycle(*arrays):
+    """Give arrays back to the pool: at most 4 per shape and dtype, POOL_LIMIT_BYTES in all."""
+    held = sum(a.nbytes for stack in _FREE.values() for a in stack)
+    for a in arrays:
+        stack = _FREE.setdefault((a.shape, a.dtype), [])
+        if len(stack) < 4 and held + a.nbytes <= POOL_LIMIT_BYTES and not any(a is s for s in stack):
+            stack.append(a)
+            held += a.nbytes
+
+
+def release_buffers():
+    """Empty the buffer pool (its memory goes back to numpy)."""
+    _FREE.clear()
 
 
 # --------------------------------------------------------------------------- parameters
@@ -29,54 +63,64 @@ GATES = {"rnn": ("aa",), "lstm": ("f", "i", "o", "c"), "gru": ("u", "r", "c")}
 def fuse(params, kind):
     """Stack a cell's named parameters into one matrix.
 
-    params: dict of course-named arrays (see the module docstring); kind: "rnn", "lstm" or "gru".
-    Returns WT (n_a + n_x, k * n_a) whose first n_a rows act on a_prev, and b (k * n_a,).
+    params: dict of course-named arrays (module docstring); kind: "rnn", "lstm" or "gru".
+    Returns W (k n_a, n_a + n_x) whose first n_a columns act on a_prev, and b (k n_a, 1).
+    Raises KeyError for a missing name and ValueError naming the shapes when they disagree.
     """
     if kind == "rnn":
         for key in ("Waa", "Wax", "ba"):
             if key not in params:
                 raise KeyError(f"rnn parameters need '{key}', got keys {sorted(params)}")
-        Waa, Wax, ba = params["Waa"], params["Wax"], params["ba"]
+        Waa, Wax, ba = (np.asarray(params[k]) for k in ("Waa", "Wax", "ba"))
         n_a = Waa.shape[0]
         if Waa.shape != (n_a, n_a) or Wax.ndim != 2 or Wax.shape[0] != n_a or ba.shape != (n_a, 1):
             raise ValueError(f"rnn parameters need Waa (n_a, n_a), Wax (n_a, n_x), ba (n_a, 1); got "
                              f"Waa {Waa.shape}, Wax {Wax.shape}, ba {ba.shape}")
-        return np.ascontiguousarray(np.concatenate([Waa, Wax], axis=1).T), ba[:, 0].copy()
+        return np.concatenate([Waa, Wax], axis=1), ba
     names = GATES[kind]
     for g in names:
         for key in ("W" + g, "b" + g):
             if key not in params:
                 raise KeyError(f"{kind} parameters need '{key}', got keys {sorted(params)}")
-    first = params["W" + names[0]]
-    n_a = first.shape[0]
+    first = np.shape(params["W" + names[0]])
+    n_a = first[0]
     for g in names:
-        W, b = params["W" + g], params["b" + g]
-        if W.ndim != 2 or W.shape != first.shape or W.shape[1] <= n_a or b.shape != (n_a, 1):
+        W, b = np.shape(params["W" + g]), np.shape(params["b" + g])
+        if len(W) != 2 or W != first or W[1] <= n_a or b != (n_a, 1):
             raise ValueError(f"{kind} parameters need every W (n_a, n_a + n_x) and b (n_a, 1); got "
-                             f"W{g} {W.shape}, b{g} {b.shape} (W{names[0]} is {first.shape})")
-    WT = np.concatenate([params["W" + g] for g in names], axis=0).T
-    b = np.concatenate([params["b" + g][:, 0] for g in names])
-    return np.ascontiguousarray(WT), b
+                             f"W{g} {W}, b{g} {b} (W{names[0]} is {first})")
+    W = np.concatenate([params["W" + g] for g in names], axis=0)
+    b = np.concatenate([params["b" + g] for g in names], axis=0)
+    return W, b
 
 
-def unfuse(dWT, db, kind):
-    """Split fused gradients back into course names: the inverse of ``fuse``.
+def unfuse(dW, db, kind):
+    """Split fused gradients into course names (the inverse of ``fuse``).
 
-    dWT: (n_a + n_x, k * n_a); db: (k * n_a,). Returns dict dW* (n_a, n_a + n_x), db* (n_a, 1).
+    dW (k n_a, n_a + n_x); db (k n_a, 1). Returns dict dW* (n_a, n_a + n_x), db* (n_a, 1)
+    (RNN: dWaa (n_a, n_a), dWax (n_a, n_x), dba (n_a, 1)), as views of dW and db.
     """
     if kind == "rnn":
-        n_a = dWT.shape[1]
-        return {"dWaa": dWT[:n_a].T.copy(), "dWax": dWT[n_a:].T.copy(), "dba": db[:, None].copy()}
+        n_a = dW.shape[0]
+        return {"dWaa": dW[:, :n_a], "dWax": dW[:, n_a:], "dba": db}
     names = GATES[kind]
-    n_a = dWT.shape[1] // len(names)
+    n_a = dW.shape[0] // len(names)
     grads = {}
-    for j, g in enumerate(names):
-        grads["dW" + g] = dWT[:, j * n_a:(j + 1) * n_a].T.copy()
-        grads["db" + g] = db[j * n_a:(j + 1) * n_a, None].copy()
+    for j, g in enumerate(names):                  # views of dW and db: callers pass fresh arrays
+        grads["dW" + g] = dW[j * n_a:(j + 1) * n_a]
+        grads["db" + g] = db[j * n_a:(j + 1) * n_a]
     return grads
 
 
-def _dtype(*arrays):
+def _gate_scale(kind, n_a, dtype):
+    """(k n_a, 1): 0.5 on the sigmoid gates' rows, 1 on the tanh rows. Pre-scaling W and b by it lets the
+    kernels apply one tanh to every row, with sigmoid(z) = (1 + tanh(z / 2)) / 2."""
+    scale = np.ones((len(GATES[kind]) * n_a, 1), dtype=dtype)
+    scale[:_SIGMOID_BLOCKS[kind] * n_a] = 0.5
+    return scale
+
+
+def _float_dtype(*arrays):
     dt = np.result_type(*arrays)
     return dt if np.issubdtype(dt, np.floating) else np.dtype(np.float64)
 
@@ -84,7 +128,7 @@ def _dtype(*arrays):
 def _check_input(fn, x, ndim, n_x):
     x = np.asarray(x)
     want = "(n_x, m, T_x)" if ndim == 3 else "(n_x, m)"
-    if x.ndim != ndim or x.shape[0] != n_x:
+    if x.ndim != ndim or x.shape[0] != n_x or (ndim == 3 and x.shape[2] < 1):
         raise ValueError(f"{fn}: x should have shape {want} with n_x = {n_x} (from the parameters), "
                          f"got shape {x.shape}")
     return x
@@ -99,90 +143,147 @@ def _check_state(fn, name, s, n_a, m, dtype):
     return s
 
 
-# --------------------------------------------------------------------------- step kernels (rows)
-# Shapes: m examples, n_a units. zx (m, k n_a) input projection plus bias; a_prev, c_prev (m, n_a);
-# WaT (n_a, k n_a) recurrent rows of WT. Results are written into the given output buffers.
+# --------------------------------------------------------------------------- step kernels
+# n = n_a. Gates are (..., k, n, m): the leading axes (none for one step, the direction axis in a
+# sequence) broadcast. g: on entry the step's input projection plus bias (sigmoid rows halved), on
+# exit the activated gates. Wa (..., k n, n): recurrent columns of W times ``_gate_scale``. States a_prev,
+# c_prev, a_next, c_next, tanh_c are (..., n, m); outputs are written in place.
 
-def _rnn_kernel(zx, a_prev, WaT, a_next):
-    """a_next (m, n_a) = tanh(a_prev @ WaT + zx)."""
-    np.matmul(a_prev, WaT, out=a_next)
-    a_next += zx
-    np.tanh(a_next, out=a_next)
-
-
-def _rnn_kernel_backward(da, a_next, WaT, dz):
-    """da (m, n_a) -> dz (m, n_a) written in place; returns da_prev (m, n_a)."""
-    np.copyto(dz, tanh_backward(a_next, da))
-    return dz @ WaT.T
+def _rnn_kernel(g, a_prev, Wa, a_next):
+    """a_next = tanh(Waa a_prev + Wax xt + ba); g (..., 1, n, m) holds Wax xt + ba."""
+    z = g[..., 0, :, :]
+    z += Wa @ a_prev
+    np.tanh(z, out=a_next)
 
 
-def _lstm_kernel(zx, a_prev, c_prev, WaT, gates, c_next, tanh_c, a_next):
-    """One LSTM step. gates (m, 4 n_a) receives [f, i, o, cct] (activated); c_next, tanh_c, a_next (m, n_a)."""
-    n = a_prev.shape[1]
-    np.matmul(a_prev, WaT, out=gates)
-    gates += zx
-    sigmoid_inplace(gates[:, :3 * n])
-    np.tanh(gates[:, 3 * n:], out=gates[:, 3 * n:])
-    f, i, o, cc = gates[:, :n], gates[:, n:2 * n], gates[:, 2 * n:3 * n], gates[:, 3 * n:]
-    np.multiply(f, c_prev, out=c_next)
+def _lstm_kernel(g, a_prev, c_prev, Wa, c_next, tanh_c, a_next):
+    """One LSTM step; g (..., 4, n, m) becomes [o, f, i, cct]."""
+    g += (Wa @ a_prev).reshape(g.shape)
+    np.tanh(g, out=g)
+    s = g[..., :3, :, :]                            # sigmoid = (1 + tanh(z / 2)) / 2
+    s *= 0.5
+    s += 0.5
+    o, f, i, cc = (g[..., j, :, :] for j in range(4))
+    np.multiply(f, c_prev, out=c_next)              # c_next = f * c_prev + i * cct
     c_next += i * cc
     np.tanh(c_next, out=tanh_c)
-    np.multiply(o, tanh_c, out=a_next)
+    np.multiply(o, tanh_c, out=a_next)              # a_next = o * tanh(c_next)
 
 
-def _lstm_kernel_backward(da, dc, gates, c_prev, tanh_c, WaT, dz):
-    """Gradients of one LSTM step; da, dc (m, n_a) are w.r.t. a_next and c_next.
-
-    dz (m, 4 n_a) receives the gradient of the gate pre-activations. Returns da_prev, dc_prev (m, n_a).
-    """
-    n = c_prev.shape[1]
-    f, i, o, cc = gates[:, :n], gates[:, n:2 * n], gates[:, 2 * n:3 * n], gates[:, 3 * n:]
-    dc = dc + tanh_backward(tanh_c, da * o)                      # total gradient of c_next
-    dz[:, :n] = sigmoid_backward(f, dc * c_prev)
-    dz[:, n:2 * n] = sigmoid_backward(i, dc * cc)
-    dz[:, 2 * n:3 * n] = sigmoid_backward(o, da * tanh_c)
-    dz[:, 3 * n:] = tanh_backward(cc, dc * i)
-    return dz @ WaT.T, dc * f
-
-
-def _gru_kernel(zx, a_prev, WaT, gates, ra, a_next):
-    """One GRU step. gates (m, 3 n_a) receives [u, r, cct]; ra (m, n_a) = r * a_prev; a_next (m, n_a)."""
-    n = a_prev.shape[1]
-    ur, cc = gates[:, :2 * n], gates[:, 2 * n:]
-    np.add(a_prev @ WaT[:, :2 * n], zx[:, :2 * n], out=ur)
-    sigmoid_inplace(ur)
-    u, r = gates[:, :n], gates[:, n:2 * n]
+def _gru_kernel(g, a_prev, Wa, ra, a_next):
+    """One GRU step; g (..., 3, n, m) becomes [r, u, cct]; ra (..., n, m) receives r * a_prev."""
+    n = a_prev.shape[-2]
+    ru = g[..., :2, :, :]
+    ru += (Wa[..., :2 * n, :] @ a_prev).reshape(ru.shape)
+    np.tanh(ru, out=ru)
+    ru *= 0.5
+    ru += 0.5
+    r, u, cc = (g[..., j, :, :] for j in range(3))
     np.multiply(r, a_prev, out=ra)
-    np.add(ra @ WaT[:, 2 * n:], zx[:, 2 * n:], out=cc)
+    cc += Wa[..., 2 * n:, :] @ ra                   # cct = tanh(Wc [r * a_prev; xt] + bc)
     np.tanh(cc, out=cc)
-    np.subtract(cc, a_prev, out=a_next)                         # a_next = a_prev + u * (cct - a_prev)
+    np.subtract(cc, a_prev, out=a_next)             # a_next = a_prev + u * (cct - a_prev)
     a_next *= u
     a_next += a_prev
 
 
-def _gru_kernel_backward(da, a_prev, gates, WaT, dz):
-    """Gradients of one GRU step; da (m, n_a) w.r.t. a_next. dz (m, 3 n_a) receives the gate
-    pre-activation gradients. Returns da_prev (m, n_a)."""
-    n = a_prev.shape[1]
-    u, r, cc = gates[:, :n], gates[:, n:2 * n], gates[:, 2 * n:]
-    dz[:, 2 * n:] = tanh_backward(cc, da * u)
-    dz[:, :n] = sigmoid_backward(u, da * (cc - a_prev))
-    dra = dz[:, 2 * n:] @ WaT[:, 2 * n:].T                       # gradient of r * a_prev
-    dz[:, n:2 * n] = sigmoid_backward(r, dra * a_prev)
-    return da * (1.0 - u) + dra * r + dz[:, :2 * n] @ WaT[:, :2 * n].T
+# Backward kernels use derivative factors P (shaped like the gates), computed for one step or for
+# all steps at once by the ``_*_factors`` functions: dz = upstream * P, gate by gate.
+# WaT (..., n, k n) is the transposed recurrent part of the unhalved W; dz (..., k, n, m) is written.
+
+def _flat(dz):
+    """(..., k, n, m) -> (..., k n, m), the layout the matmuls with W use."""
+    return dz.reshape(dz.shape[:-3] + (dz.shape[-3] * dz.shape[-2], dz.shape[-1]))
 
 
-# --------------------------------------------------------------------------- one step (columns)
+def _rnn_factors(A_next):
+    """P (..., 1, n, m) = 1 - a_next**2 for a_next (..., n, m)."""
+    P = _buffer(A_next.shape[:-2] + (1,) + A_next.shape[-2:], A_next.dtype)
+    tanh_backward_into(A_next, 1.0, P[..., 0, :, :])
+    return P
+
+
+def _rnn_kernel_backward(da, P, WaT, dz):
+    """da (..., n, m) w.r.t. a_next; returns da_prev (..., n, m)."""
+    np.multiply(da, P[..., 0, :, :], out=dz[..., 0, :, :])
+    return WaT @ dz[..., 0, :, :]
+
+
+def _lstm_factors(G, C_prev, TC):
+    """Factors of LSTM steps. G (..., 4, n, m) gates [o, f, i, cct]; C_prev, TC (..., n, m): c_prev, tanh(c).
+
+    Returns P (..., 4, n, m) = [o' tanh_c, f' c_prev, i' cct, cct' i] with s' = s (1 - s), t' = 1 - t**2,
+    and OD (..., n, m) = o (1 - tanh_c**2), the path from a_t into c_t.
+    """
+    o, f, i, cc = (G[..., j, :, :] for j in range(4))
+    P, OD = _buffer(G.shape, G.dtype), _buffer(TC.shape, G.dtype)
+    sigmoid_backward_into(o, TC, P[..., 0, :, :])
+    sigmoid_backward_into(f, C_prev, P[..., 1, :, :])
+    sigmoid_backward_into(i, cc, P[..., 2, :, :])
+    tanh_backward_into(cc, i, P[..., 3, :, :])
+    return P, tanh_backward_into(TC, o, OD)
+
+
+def _lstm_kernel_backward(da, dc, P, OD, f, WaT, dz):
+    """da, dc (..., n, m) w.r.t. a_t, c_t; P (..., 4, n, m); OD, f (..., n, m). Returns da_prev, dc_prev."""
+    dct = da * OD                                   # total gradient of c_t
+    dct += dc
+    np.multiply(da, P[..., 0, :, :], out=dz[..., 0, :, :])
+    np.multiply(dct[..., None, :, :], P[..., 1:, :, :], out=dz[..., 1:, :, :])
+    return WaT @ _flat(dz), np.multiply(dct, f, out=dct)
+
+
+def _gru_factors(G, A_prev):
+    """Factors of GRU steps. G (..., 3, n, m) gates [r, u, cct]; A_prev (..., n, m).
+
+    Returns P (..., 3, n, m) = [r' a_prev, u' (cct - a_prev), cct' u] and OMU (..., n, m) = 1 - u.
+    """
+    r, u, cc = (G[..., j, :, :] for j in range(3))
+    P, OMU = _buffer(G.shape, G.dtype), _buffer(u.shape, G.dtype)
+    sigmoid_backward_into(r, A_prev, P[..., 0, :, :])
+    np.subtract(cc, A_prev, out=OMU)                # scratch: cct - a_prev
+    sigmoid_backward_into(u, OMU, P[..., 1, :, :])
+    tanh_backward_into(cc, u, P[..., 2, :, :])
+    return P, np.subtract(1.0, u, out=OMU)
+
+
+def _gru_kernel_backward(da, P, OMU, r, WaT, dz):
+    """da (..., n, m) w.r.t. a_t; P (..., 3, n, m); OMU, r (..., n, m). Returns da_prev (..., n, m)."""
+    n = da.shape[-2]
+    np.multiply(da[..., None, :, :], P[..., 1:, :, :], out=dz[..., 1:, :, :])
+    dra = WaT[..., 2 * n:] @ dz[..., 2, :, :]       # gradient of r * a_prev
+    np.multiply(dra, P[..., 0, :, :], out=dz[..., 0, :, :])
+    da_prev = da * OMU
+    da_prev += dra * r
+    da_prev += WaT[..., :2 * n] @ _flat(dz[..., :2, :, :])
+    return da_prev
+
+
+# --------------------------------------------------------------------------- one step
 
 def _step_setup(fn, xt, a_prev, params, kind):
-    WT, b = fuse(params, kind)
-    n_a = WT.shape[1] // len(GATES[kind])
-    xt = _check_input(fn, xt, 2, WT.shape[0] - n_a)
+    W, b = fuse(params, kind)
+    k = len(GATES[kind])
+    n_a = W.shape[0] // k
+    xt = _check_input(fn, xt, 2, W.shape[1] - n_a)
     a_prev = _check_state(fn, "a_prev", a_prev, n_a, xt.shape[1], xt.dtype)
-    dt = _dtype(xt, a_prev, WT)
-    WT, b = WT.astype(dt, copy=False), b.astype(dt, copy=False)
-    zx = xt.T.astype(dt) @ WT[n_a:] + b                             # (m, k n_a)
-    return WT, zx, n_a, dt
+    dt = _float_dtype(xt, a_prev, W)
+    scale = _gate_scale(kind, n_a, dt)
+    Ws = W.astype(dt) * scale
+    g = (Ws[:, n_a:] @ xt.astype(dt) + b.astype(dt) * scale).reshape(k, n_a, -1)   # (k, n_a, m)
+    return W, Ws, g, a_prev.astype(dt), n_a
+
+
+def _step_grads(W, dz, a_prev, xt, kind, ra=None):
+    """dW (k n_a, n_a + n_x) = dz [a_prev; xt]^T (GRU candidate: [r * a_prev; xt]), db, dxt (n_x, m)."""
+    n_a = a_prev.shape[0]
+    dz = _flat(dz)
+    dW = np.concatenate([dz @ a_prev.T, dz @ xt.T], axis=1)
+    if ra is not None:
+        dW[2 * n_a:, :n_a] = dz[2 * n_a:] @ ra.T
+    grads = unfuse(dW, dz.sum(axis=1, keepdims=True), kind)
+    grads["dxt"] = W[:, n_a:].T @ dz
+    return grads
 
 
 def rnn_step_forward(xt, a_prev, params):
@@ -191,10 +292,9 @@ def rnn_step_forward(xt, a_prev, params):
     xt (n_x, m), a_prev (n_a, m); params Waa (n_a, n_a), Wax (n_a, n_x), ba (n_a, 1).
     Returns a_next (n_a, m) and cache = (a_next, a_prev, xt, params).
     """
-    WT, zx, n_a, dt = _step_setup("rnn_step_forward", xt, a_prev, params, "rnn")
-    a_next = np.empty((xt.shape[1], n_a), dtype=dt)                   # (m, n_a)
-    _rnn_kernel(zx, a_prev.T.astype(dt), WT[:n_a], a_next)
-    a_next = np.ascontiguousarray(a_next.T)                           # (n_a, m)
+    W, Ws, g, a_p, n_a = _step_setup("rnn_step_forward", xt, a_prev, params, "rnn")
+    a_next = np.empty_like(a_p)
+    _rnn_kernel(g, a_p, Ws[:, :n_a], a_next)
     return a_next, (a_next, a_prev, xt, params)
 
 
@@ -204,30 +304,29 @@ def rnn_step_backward(da_next, cache):
     Returns dict dxt (n_x, m), da_prev (n_a, m), dWax (n_a, n_x), dWaa (n_a, n_a), dba (n_a, 1).
     """
     a_next, a_prev, xt, params = cache
-    WT, _ = fuse(params, "rnn")
-    n_a = a_next.shape[0]
-    dz = np.empty(a_next.T.shape, dtype=_dtype(da_next, a_next))      # (m, n_a)
-    da_prev = _rnn_kernel_backward(da_next.T, a_next.T, WT[:n_a], dz)
-    grads = unfuse(np.concatenate([a_prev, xt]) @ dz, dz.sum(axis=0), "rnn")
-    grads.update(dxt=(dz @ WT[n_a:].T).T, da_prev=da_prev.T)
+    W, _ = fuse(params, "rnn")
+    P = _rnn_factors(a_next)
+    dz = np.empty_like(P, dtype=_float_dtype(da_next, P))
+    da_prev = _rnn_kernel_backward(da_next, P, W[:, :a_next.shape[0]].T, dz)
+    grads = _step_grads(W, dz, a_prev, xt, "rnn")
+    grads["da_prev"] = da_prev
     return grads
 
 
 def lstm_step_forward(xt, a_prev, c_prev, params):
-    """One LSTM step (gates f, i, o and candidate cct act on [a_prev; xt]).
+    """One LSTM step: f, i, o = sigmoid(W [a_prev; xt] + b), cct = tanh(Wc [a_prev; xt] + bc),
+    c_next = f * c_prev + i * cct, a_next = o * tanh(c_next).
 
     xt (n_x, m), a_prev (n_a, m), c_prev (n_a, m); params Wf, Wi, Wc, Wo (n_a, n_a + n_x), bf, bi, bc, bo (n_a, 1).
     Returns a_next (n_a, m), c_next (n_a, m) and
     cache = (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, params), every array (n_a, m) but xt.
     """
-    WT, zx, n_a, dt = _step_setup("lstm_step_forward", xt, a_prev, params, "lstm")
-    m = xt.shape[1]
-    c_prev = _check_state("lstm_step_forward", "c_prev", c_prev, n_a, m, dt)
-    gates = np.empty((m, 4 * n_a), dtype=dt)
-    c_next, tanh_c, a_next = (np.empty((m, n_a), dtype=dt) for _ in range(3))
-    _lstm_kernel(zx, a_prev.T.astype(dt), c_prev.T.astype(dt), WT[:n_a], gates, c_next, tanh_c, a_next)
-    ft, it, ot, cct = (np.ascontiguousarray(gates[:, j * n_a:(j + 1) * n_a].T) for j in range(4))
-    a_next, c_next = np.ascontiguousarray(a_next.T), np.ascontiguousarray(c_next.T)
+    fn = "lstm_step_forward"
+    W, Ws, g, a_p, n_a = _step_setup(fn, xt, a_prev, params, "lstm")
+    c_prev = _check_state(fn, "c_prev", c_prev, n_a, a_p.shape[1], g.dtype)
+    c_next, tanh_c, a_next = (np.empty_like(a_p) for _ in range(3))
+    _lstm_kernel(g, a_p, c_prev.astype(g.dtype), Ws[:, :n_a], c_next, tanh_c, a_next)
+    ot, ft, it, cct = g
     return a_next, c_next, (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, params)
 
 
@@ -238,31 +337,26 @@ def lstm_step_backward(da_next, dc_next, cache):
     dWf, dWi, dWc, dWo (n_a, n_a + n_x), dbf, dbi, dbc, dbo (n_a, 1).
     """
     a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, params = cache
-    WT, _ = fuse(params, "lstm")
-    n_a = a_next.shape[0]
-    gates = np.concatenate([ft.T, it.T, ot.T, cct.T], axis=1)         # (m, 4 n_a)
-    dz = np.empty_like(gates)
-    da_prev, dc_prev = _lstm_kernel_backward(da_next.T, dc_next.T, gates, c_prev.T, np.tanh(c_next).T,
-                                             WT[:n_a], dz)
-    grads = unfuse(np.concatenate([a_prev, xt]) @ dz, dz.sum(axis=0), "lstm")
-    grads.update(dxt=(dz @ WT[n_a:].T).T, da_prev=da_prev.T, dc_prev=dc_prev.T)
+    W, _ = fuse(params, "lstm")
+    P, OD = _lstm_factors(np.stack([ot, ft, it, cct]), c_prev, np.tanh(c_next))
+    dz = np.empty_like(P)
+    da_prev, dc_prev = _lstm_kernel_backward(da_next, dc_next, P, OD, ft, W[:, :a_next.shape[0]].T, dz)
+    grads = _step_grads(W, dz, a_prev, xt, "lstm")
+    grads.update(da_prev=da_prev, dc_prev=dc_prev)
     return grads
 
 
 def gru_step_forward(xt, a_prev, params):
-    """One GRU step: u, r gates on [a_prev; xt], cct = tanh(Wc [r * a_prev; xt] + bc),
+    """One GRU step: u, r = sigmoid(W [a_prev; xt] + b), cct = tanh(Wc [r * a_prev; xt] + bc),
     a_next = u * cct + (1 - u) * a_prev.
 
     xt (n_x, m), a_prev (n_a, m); params Wu, Wr, Wc (n_a, n_a + n_x), bu, br, bc (n_a, 1).
     Returns a_next (n_a, m) and cache = (a_next, a_prev, xt, u, r, cct, params), u, r, cct (n_a, m).
     """
-    WT, zx, n_a, dt = _step_setup("gru_step_forward", xt, a_prev, params, "gru")
-    m = xt.shape[1]
-    gates = np.empty((m, 3 * n_a), dtype=dt)
-    ra, a_next = np.empty((m, n_a), dtype=dt), np.empty((m, n_a), dtype=dt)
-    _gru_kernel(zx, a_prev.T.astype(dt), WT[:n_a], gates, ra, a_next)
-    u, r, cct = (np.ascontiguousarray(gates[:, j * n_a:(j + 1) * n_a].T) for j in range(3))
-    a_next = np.ascontiguousarray(a_next.T)
+    W, Ws, g, a_p, n_a = _step_setup("gru_step_forward", xt, a_prev, params, "gru")
+    ra, a_next = np.empty_like(a_p), np.empty_like(a_p)
+    _gru_kernel(g, a_p, Ws[:, :n_a], ra, a_next)
+    r, u, cct = g
     return a_next, (a_next, a_prev, xt, u, r, cct, params)
 
 
@@ -272,88 +366,177 @@ def gru_step_backward(da_next, cache):
     Returns dict dxt (n_x, m), da_prev (n_a, m), dWu, dWr, dWc (n_a, n_a + n_x), dbu, dbr, dbc (n_a, 1).
     """
     a_next, a_prev, xt, u, r, cct, params = cache
-    WT, _ = fuse(params, "gru")
-    n_a = a_next.shape[0]
-    gates = np.concatenate([u.T, r.T, cct.T], axis=1)                  # (m, 3 n_a)
-    dz = np.empty_like(gates)
-    da_prev = _gru_kernel_backward(da_next.T, a_prev.T, gates, WT[:n_a], dz)
-    dWT = np.concatenate([a_prev, xt]) @ dz
-    dWT[:n_a, 2 * n_a:] = (r * a_prev) @ dz[:, 2 * n_a:]               # candidate sees r * a_prev
-    grads = unfuse(dWT, dz.sum(axis=0), "gru")
-    grads.update(dxt=(dz @ WT[n_a:].T).T, da_prev=da_prev.T)
+    W, _ = fuse(params, "gru")
+    P, OMU = _gru_factors(np.stack([r, u, cct]), a_prev)
+    dz = np.empty_like(P)
+    da_prev = _gru_kernel_backward(da_next, P, OMU, r, W[:, :a_next.shape[0]].T, dz)
+    grads = _step_grads(W, dz, a_prev, xt, "gru", ra=r * a_prev)
+    grads["da_prev"] = da_prev
     return grads
 
 
 # --------------------------------------------------------------------------- whole sequences
+# D directions (1, or 2 for bidirectional; direction 1 reads x backwards in time and keeps its
+# buffers in its own reading order). Buffers: X (n_x + 1, T, m) inputs plus a row of ones, so the
+# bias rides in the matmuls; G (T, D, k, n, m) gates; A (D, n, T + 1, m) states with A[..., 0, :] = a0,
+# so A[..., :T, :] are every step's a_prev; C (T + 1, D, n, m) cell states; dZ (D, k, n, T, m).
+# The (n, T, m) layouts make every weight gradient one matmul over T * m columns.
 
-def _seq_setup(fn, x, a0, params, kind):
-    """Validate, fuse and project the inputs of every step at once."""
-    WT, b = fuse(params, kind)
-    k = len(GATES[kind])
-    n_a = WT.shape[1] // k
-    x = _check_input(fn, x, 3, WT.shape[0] - n_a)
+def _sequence_forward(fn, kind, x, plist, a0, c0, return_sequences):
+    """Shared forward of ``*_sequence_forward`` (D = 1) and ``bidirectional_forward`` (D = 2)."""
+    k, D = len(GATES[kind]), len(plist)
+    fused = [fuse(p, kind) for p in plist]
+    if D == 2 and fused[0][0].shape != fused[1][0].shape:
+        raise ValueError(f"{fn}: both directions need the same parameter shapes, got W "
+                         f"{fused[0][0].shape} and {fused[1][0].shape}")
+    W = fused[0][0][None] if D == 1 else np.stack([f[0] for f in fused])  # (D, k n, n + n_x)
+    b = fused[0][1][None] if D == 1 else np.stack([f[1] for f in fused])  # (D, k n, 1)
+    n = W.shape[1] // k
+    x = _check_input(fn, x, 3, W.shape[2] - n)
     n_x, m, T = x.shape
-    if T < 1:
-        raise ValueError(f"{fn}: x should have at least one time step, got shape {x.shape}")
-    a0 = _check_state(fn, "a0", a0, n_a, m, x.dtype)
-    dt = _dtype(x, a0, WT)
-    WT, b = WT.astype(dt, copy=False), b.astype(dt, copy=False)
-    X = np.ascontiguousarray(x.transpose(2, 1, 0), dtype=dt)          # (T, m, n_x)
-    Zx = (X.reshape(T * m, n_x) @ WT[n_a:]).reshape(T, m, k * n_a)    # (T, m, k n_a)
-    Zx += b
-    A = np.empty((T + 1, m, n_a), dtype=dt)                           # A[t] is a_{t-1}; A[0] = a0
-    A[0] = a0.T
-    cache = {"kind": kind, "WT": WT, "X": X, "A": A, "n_a": n_a, "shape": (n_x, m, T)}
-    return cache, Zx
+    a0 = _check_state(fn, "a0", a0, n, m, x.dtype)
+    dt = _float_dtype(x, a0, W)
+    W = W.astype(dt, copy=False)
+    scale = _gate_scale(kind, n, dt)
+    Wa = W[:, :, :n] * scale                                              # (D, k n, n), contiguous
+    Wxb = np.empty((D, k * n, n_x + 1), dt)                               # [halved Wx | halved b]
+    np.multiply(W[:, :, n:], scale, out=Wxb[:, :, :n_x])
+    np.multiply(b, scale, out=Wxb[:, :, n_x:])
+    Xs = [_buffer((n_x + 1, T, m), dt) for _ in range(D)]              # inputs plus a row of ones
+    np.copyto(Xs[0][:n_x], x.transpose(0, 2, 1))
+    Xs[0][n_x] = 1.0
+    if D == 2:
+        np.copyto(Xs[1], Xs[0][:, ::-1])
+    G = _buffer((T, D, k, n, m), dt)
+    G_rows = G.reshape(T, D, k * n, m)                                    # a view
+    for d in range(D):                                                    # input projection + bias, all steps
+        np.matmul(Wxb[d], Xs[d].transpose(1, 0, 2), out=G_rows[:, d])
+    A = _buffer((D, n, T + 1, m), dt)
+    A[..., 0, :] = a0
+    cache = {"kind": kind, "W": W, "X": Xs, "G": G, "A": A, "n_a": n, "shape": (n_x, m, T),
+             "return_sequences": return_sequences, "released": False}
+    one = D == 1                                  # single direction: plain 2-D matmuls, no batching
+    Gv, Av, Wa = (G[:, 0], A[0], Wa[0]) if one else (G, A, Wa)
+    if kind == "rnn":
+        for t in range(T):
+            _rnn_kernel(Gv[t], Av[..., t, :], Wa, Av[..., t + 1, :])
+    elif kind == "lstm":
+        C = _buffer((T + 1, D, n, m), dt)                                 # C[t] = c_{t-1}
+        C[0] = 0.0 if c0 is None else _check_state(fn, "c0", c0, n, m, dt)
+        TC = _buffer((T, D, n, m), dt)                                    # tanh(c_t)
+        Cv, TCv = (C[:, 0], TC[:, 0]) if one else (C, TC)
+        for t in range(T):
+            _lstm_kernel(Gv[t], Av[..., t, :], Cv[t], Wa, Cv[t + 1], TCv[t], Av[..., t + 1, :])
+        cache.update(C=C, TC=TC, c_last=C[T].reshape(D * n, m).copy())
+    else:
+        RA = _buffer((D, n, T, m), dt)                                    # r * a_prev of every step
+        RAv = RA[0] if one else RA
+        for t in range(T):
+            _gru_kernel(Gv[t], Av[..., t, :], Wa, RAv[..., t, :], Av[..., t + 1, :])
+        cache["RA"] = RA
+    cache["a_last"] = A[..., T, :].reshape(D * n, m).copy()              # (D n_a, m)
+    if not return_sequences:
+        return cache["a_last"].copy(), cache
+    out = np.empty((D * n, m, T), dtype=dt)
+    for d in range(D):
+        states = A[d, :, 1:] if d == 0 else A[d, :, :0:-1]                # (n, T, m) in time order
+        np.copyto(out[d * n:(d + 1) * n], states.transpose(0, 2, 1))
+    return out, cache
 
 
-def _seq_output(cache, return_sequences):
-    A = cache["A"]
-    cache["return_sequences"] = return_sequences
-    cache["a_last"] = np.ascontiguousarray(A[-1].T)                   # (n_a, m)
-    if return_sequences:
-        return np.ascontiguousarray(A[1:].transpose(2, 1, 0))          # (n_a, m, T_x)
-    return cache["a_last"].copy()
-
-
-def _seq_upstream(fn, da, cache):
-    """Upstream gradient as rows (T, m, n_a), or None when only the last state gets one."""
-    n_x, m, T = cache["shape"]
-    n_a = cache["n_a"]
-    want = (n_a, m, T) if cache["return_sequences"] else (n_a, m)
+def _sequence_backward(fn, cache, da, dc_last=None):
+    """Shared backward; returns (list of per-direction gradient dicts, dx (n_x, m, T_x))."""
+    if cache["released"]:
+        raise ValueError(f"{fn}: this cache was already used by a backward pass; run the forward again")
+    kind, W, Xs, G, A = cache["kind"], cache["W"], cache["X"], cache["G"], cache["A"]
+    (n_x, m, T), n = cache["shape"], cache["n_a"]
+    D, k, dt = W.shape[0], len(GATES[kind]), G.dtype
+    want = (D * n, m, T) if cache["return_sequences"] else (D * n, m)
     da = np.asarray(da)
     if da.shape != want:
         raise ValueError(f"{fn}: da should have shape {want} like the forward output, got {da.shape}")
+    dA, pooled = None, [G, A, *Xs]
     if cache["return_sequences"]:
-        return np.ascontiguousarray(da.transpose(2, 1, 0), dtype=cache["A"].dtype), None
-    return None, da.T
-
-
-def _seq_finish(cache, dZ, dA_prev_rec, da0):
-    """Weight and input gradients with one matmul each over all steps. dZ (T, m, k n_a)."""
-    n_x, m, T = cache["shape"]
-    n_a, WT, X = cache["n_a"], cache["WT"], cache["X"]
-    dZ2 = dZ.reshape(T * m, -1)
-    dWT = np.empty_like(WT)
-    dWT[:n_a] = dA_prev_rec
-    dWT[n_a:] = X.reshape(T * m, n_x).T @ dZ2
-    grads = unfuse(dWT, dZ2.sum(axis=0), cache["kind"])
-    grads["dx"] = np.ascontiguousarray((dZ2 @ WT[n_a:].T).reshape(T, m, n_x).transpose(2, 1, 0))
-    grads["da0"] = np.ascontiguousarray(da0.T)
-    return grads
+        dA = _buffer((T, D, n, m), dt)                                     # per step, reading order
+        for d in range(D):
+            src = da[d * n:(d + 1) * n]
+            np.copyto(dA[:, d], (src if d == 0 else src[:, :, ::-1]).transpose(2, 0, 1))
+        da_t = np.zeros((D, n, m), dt)
+        pooled.append(dA)
+    else:
+        da_t = da.reshape(D, n, m).astype(dt)
+    dZ = _buffer((D, k, n, T, m), dt)
+    one = D == 1
+    WaT = np.ascontiguousarray(W[:, :, :n].swapaxes(1, 2))                # (D, n, k n)
+    sq = (lambda arr: arr[0]) if one else (lambda arr: arr)              # drop the direction axis
+    WaTv, dZv, da_t = sq(WaT), sq(dZ), sq(da_t)
+    dAv = None if dA is None else (dA[:, 0] if one else dA)
+    A_prev = A[..., :T, :].transpose(2, 0, 1, 3)                          # (T, D, n, m) view
+    if kind == "rnn":
+        P = _rnn_factors(A[..., 1:, :].transpose(2, 0, 1, 3))
+        Pv = P[:, 0] if one else P
+        pooled.append(P)
+        for t in reversed(range(T)):
+            if dA is not None:
+                da_t += dAv[t]
+            da_t = _rnn_kernel_backward(da_t, Pv[t], WaTv, dZv[..., t, :])
+    elif kind == "lstm":
+        C, TC = cache["C"], cache["TC"]
+        P, OD = _lstm_factors(G, C[:T], TC)
+        Pv, ODv, Gv = (P[:, 0], OD[:, 0], G[:, 0]) if one else (P, OD, G)
+        if dc_last is not None and np.shape(dc_last) != (D * n, m):
+            raise ValueError(f"{fn}: dc_last should have shape {(D * n, m)} like c_last, got {np.shape(dc_last)}")
+        dc_t = np.zeros((D, n, m), dt) if dc_last is None else np.asarray(dc_last, dt).reshape(D, n, m)
+        dc_t = sq(dc_t)
+        for t in reversed(range(T)):
+            if dA is not None:
+                da_t += dAv[t]
+            da_t, dc_t = _lstm_kernel_backward(da_t, dc_t, Pv[t], ODv[t], Gv[t][..., 1, :, :], WaTv,
+                                               dZv[..., t, :])
+        pooled += [C, TC, P, OD]
+    else:
+        P, OMU = _gru_factors(G, A_prev)
+        Pv, OMUv, Gv = (P[:, 0], OMU[:, 0], G[:, 0]) if one else (P, OMU, G)
+        for t in reversed(range(T)):
+            if dA is not None:
+                da_t += dAv[t]
+            da_t = _gru_kernel_backward(da_t, Pv[t], OMUv[t], Gv[t][..., 0, :, :], WaTv, dZv[..., t, :])
+        pooled += [cache["RA"], P, OMU]
+    grads, dx, dx_d = [], _buffer((n_x, T, m), dt), _buffer((n_x, T * m), dt)
+    da0 = da_t.reshape(D, n, m)
+    for d in range(D):                                                    # one matmul each, all steps
+        dZ2 = dZ[d].reshape(k * n, T * m)
+        dW = np.empty_like(W[d])
+        dW[:, :n] = dZ2 @ A[d, :, :T].reshape(n, T * m).T
+        dWxb = dZ2 @ Xs[d].reshape(n_x + 1, T * m).T                     # (k n, n_x + 1): [dWx | db]
+        dW[:, n:] = dWxb[:, :n_x]
+        if kind == "gru":                                                 # the candidate saw r * a_prev
+            dW[2 * n:, :n] = dZ[d, 2].reshape(n, T * m) @ cache["RA"][d].reshape(n, T * m).T
+        g = unfuse(dW, dWxb[:, n_x:], kind)
+        g["da0"] = da0[d].copy()
+        if kind == "lstm":
+            g["dc0"] = dc_t.reshape(D, n, m)[d].copy()
+        grads.append(g)
+        np.matmul(W[d, :, n:].T, dZ2, out=dx.reshape(n_x, T * m) if d == 0 else dx_d)
+        if d == 1:
+            dx += dx_d.reshape(n_x, T, m)[:, ::-1]
+    cache["released"] = True
+    for key in ("X", "G", "A", "C", "TC", "RA"):                          # the pool owns them now
+        cache.pop(key, None)
+    _recycle(dZ, dx_d, *pooled)
+    dx_out = np.ascontiguousarray(dx.transpose(0, 2, 1))
+    _recycle(dx)
+    return grads, dx_out
 
 
 def rnn_sequence_forward(x, params, a0=None, return_sequences=True):
     """Plain RNN over a sequence.
 
     x (n_x, m, T_x); a0 (n_a, m) or None for zeros; params Waa (n_a, n_a), Wax (n_a, n_x), ba (n_a, 1).
-    Returns the hidden states (n_a, m, T_x), or the last one (n_a, m) if not return_sequences, and a cache.
+    Returns the hidden states (n_a, m, T_x), or the last one (n_a, m) if not return_sequences,
+    and a cache (cache["a_last"] (n_a, m) is the final state).
     """
-    cache, Zx = _seq_setup("rnn_sequence_forward", x, a0, params, "rnn")
-    A, WaT = cache["A"], cache["WT"][:cache["n_a"]]
-    for t in range(Zx.shape[0]):
-        _rnn_kernel(Zx[t], A[t], WaT, A[t + 1])
-    return _seq_output(cache, return_sequences), cache
+    return _sequence_forward("rnn_sequence_forward", "rnn", x, [params], a0, None, return_sequences)
 
 
 def rnn_sequence_backward(da, cache):
@@ -361,17 +544,9 @@ def rnn_sequence_backward(da, cache):
 
     Returns dict dx (n_x, m, T_x), da0 (n_a, m), dWaa (n_a, n_a), dWax (n_a, n_x), dba (n_a, 1).
     """
-    dA, da_t = _seq_upstream("rnn_sequence_backward", da, cache)
-    A, n_a = cache["A"], cache["n_a"]
-    WaT, T = cache["WT"][:n_a], A.shape[0] - 1
-    dZ = np.empty_like(A[1:])
-    da_t = np.zeros_like(A[0]) if da_t is None else da_t
-    for t in reversed(range(T)):
-        if dA is not None:
-            da_t = da_t + dA[t]
-        da_t = _rnn_kernel_backward(da_t, A[t + 1], WaT, dZ[t])
-    dWaT = A[:T].reshape(-1, n_a).T @ dZ.reshape(-1, n_a)
-    return _seq_finish(cache, dZ, dWaT, da_t)
+    (grads,), dx = _sequence_backward("rnn_sequence_backward", cache, da)
+    grads["dx"] = dx
+    return grads
 
 
 def lstm_sequence_forward(x, params, a0=None, c0=None, return_sequences=True):
@@ -379,22 +554,9 @@ def lstm_sequence_forward(x, params, a0=None, c0=None, return_sequences=True):
 
     x (n_x, m, T_x); a0, c0 (n_a, m) or None for zeros; params as in ``lstm_step_forward``.
     Returns the hidden states (n_a, m, T_x), or the last one (n_a, m) if not return_sequences, and a
-    cache; cache["a_last"], cache["c_last"] (n_a, m) hold the final states.
+    cache; cache["a_last"], cache["c_last"] (n_a, m) are the final states.
     """
-    fn = "lstm_sequence_forward"
-    cache, Zx = _seq_setup(fn, x, a0, params, "lstm")
-    A, n_a = cache["A"], cache["n_a"]
-    T, m = Zx.shape[:2]
-    c0 = _check_state(fn, "c0", c0, n_a, m, A.dtype)
-    C = np.empty_like(A)                                               # C[t] is c_{t-1}; C[0] = c0
-    C[0] = c0.T
-    G = np.empty((T, m, 4 * n_a), dtype=A.dtype)                       # activated gates [f, i, o, cct]
-    TC = np.empty((T, m, n_a), dtype=A.dtype)                          # tanh(c_t)
-    WaT = cache["WT"][:n_a]
-    for t in range(T):
-        _lstm_kernel(Zx[t], A[t], C[t], WaT, G[t], C[t + 1], TC[t], A[t + 1])
-    cache.update(C=C, G=G, TC=TC, c_last=np.ascontiguousarray(C[-1].T))
-    return _seq_output(cache, return_sequences), cache
+    return _sequence_forward("lstm_sequence_forward", "lstm", x, [params], a0, c0, return_sequences)
 
 
 def lstm_sequence_backward(da, cache, dc_last=None):
@@ -404,19 +566,8 @@ def lstm_sequence_backward(da, cache, dc_last=None):
     of cache["c_last"]. Returns dict dx (n_x, m, T_x), da0, dc0 (n_a, m),
     dWf, dWi, dWc, dWo (n_a, n_a + n_x), dbf, dbi, dbc, dbo (n_a, 1).
     """
-    dA, da_t = _seq_upstream("lstm_sequence_backward", da, cache)
-    A, C, G, TC, n_a = cache["A"], cache["C"], cache["G"], cache["TC"], cache["n_a"]
-    WaT, T = cache["WT"][:n_a], A.shape[0] - 1
-    dZ = np.empty_like(G)
-    da_t = np.zeros_like(A[0]) if da_t is None else da_t
-    dc_t = np.zeros_like(A[0]) if dc_last is None else np.asarray(dc_last).T
-    for t in reversed(range(T)):
-        if dA is not None:
-            da_t = da_t + dA[t]
-        da_t, dc_t = _lstm_kernel_backward(da_t, dc_t, G[t], C[t], TC[t], WaT, dZ[t])
-    dWaT = A[:T].reshape(-1, n_a).T @ dZ.reshape(-1, 4 * n_a)
-    grads = _seq_finish(cache, dZ, dWaT, da_t)
-    grads["dc0"] = np.ascontiguousarray(dc_t.T)
+    (grads,), dx = _sequence_backward("lstm_sequence_backward", cache, da, dc_last)
+    grads["dx"] = dx
     return grads
 
 
@@ -424,18 +575,10 @@ def gru_sequence_forward(x, params, a0=None, return_sequences=True):
     """GRU over a sequence.
 
     x (n_x, m, T_x); a0 (n_a, m) or None for zeros; params as in ``gru_step_forward``.
-    Returns the hidden states (n_a, m, T_x), or the last one (n_a, m) if not return_sequences, and a cache.
+    Returns the hidden states (n_a, m, T_x), or the last one (n_a, m) if not return_sequences,
+    and a cache (cache["a_last"] (n_a, m) is the final state).
     """
-    cache, Zx = _seq_setup("gru_sequence_forward", x, a0, params, "gru")
-    A, n_a = cache["A"], cache["n_a"]
-    T, m = Zx.shape[:2]
-    G = np.empty((T, m, 3 * n_a), dtype=A.dtype)                       # activated gates [u, r, cct]
-    RA = np.empty((T, m, n_a), dtype=A.dtype)                          # r * a_prev
-    WaT = cache["WT"][:n_a]
-    for t in range(T):
-        _gru_kernel(Zx[t], A[t], WaT, G[t], RA[t], A[t + 1])
-    cache.update(G=G, RA=RA)
-    return _seq_output(cache, return_sequences), cache
+    return _sequence_forward("gru_sequence_forward", "gru", x, [params], a0, None, return_sequences)
 
 
 def gru_sequence_backward(da, cache):
@@ -443,20 +586,9 @@ def gru_sequence_backward(da, cache):
 
     Returns dict dx (n_x, m, T_x), da0 (n_a, m), dWu, dWr, dWc (n_a, n_a + n_x), dbu, dbr, dbc (n_a, 1).
     """
-    dA, da_t = _seq_upstream("gru_sequence_backward", da, cache)
-    A, G, RA, n_a = cache["A"], cache["G"], cache["RA"], cache["n_a"]
-    WaT, T = cache["WT"][:n_a], A.shape[0] - 1
-    dZ = np.empty_like(G)
-    da_t = np.zeros_like(A[0]) if da_t is None else da_t
-    for t in reversed(range(T)):
-        if dA is not None:
-            da_t = da_t + dA[t]
-        da_t = _gru_kernel_backward(da_t, A[t], G[t], WaT, dZ[t])
-    dZ2 = dZ.reshape(-1, 3 * n_a)
-    dWaT = np.empty((n_a, 3 * n_a), dtype=dZ.dtype)
-    dWaT[:, :2 * n_a] = A[:T].reshape(-1, n_a).T @ dZ2[:, :2 * n_a]
-    dWaT[:, 2 * n_a:] = RA.reshape(-1, n_a).T @ dZ2[:, 2 * n_a:]
-    return _seq_finish(cache, dZ, dWaT, da_t)
+    (grads,), dx = _sequence_backward("gru_sequence_backward", cache, da)
+    grads["dx"] = dx
+    return grads
 
 
 SEQUENCE = {"rnn": (rnn_sequence_forward, rnn_sequence_backward),
@@ -467,35 +599,27 @@ SEQUENCE = {"rnn": (rnn_sequence_forward, rnn_sequence_backward),
 # --------------------------------------------------------------------------- bidirectional
 
 def bidirectional_forward(x, params, kind="lstm", return_sequences=True):
-    """Run a cell forward in time and a second one backward in time; concatenate their states.
+    """One cell reads x forward in time, a second one backward; their states are concatenated.
 
-    x (n_x, m, T_x); params {"fwd": cell params, "bwd": cell params} (zero initial states);
-    kind "rnn", "lstm" or "gru".
-    Returns (2 n_a, m, T_x) with the forward states on top (at step t both have seen their
-    side of x up to t), or (2 n_a, m) holding each direction's final state; and a cache.
+    x (n_x, m, T_x); params {"fwd": cell params, "bwd": cell params} of equal shapes; kind "rnn",
+    "lstm" or "gru"; both directions start from zero states. Both run in one fused loop.
+    Returns (2 n_a, m, T_x), forward states on top (at step t the backward cell has read x[..., t:]),
+    or (2 n_a, m) with each direction's final state; and a cache.
     """
-    if set(params) != {"fwd", "bwd"}:
-        raise KeyError(f"bidirectional parameters need keys 'fwd' and 'bwd', got {sorted(params)}")
-    forward, _ = SEQUENCE[kind]
-    out_f, cache_f = forward(x, params["fwd"], return_sequences=return_sequences)
-    out_b, cache_b = forward(np.asarray(x)[:, :, ::-1], params["bwd"], return_sequences=return_sequences)
-    if return_sequences:
-        out_b = out_b[:, :, ::-1]
-    return np.concatenate([out_f, out_b], axis=0), (kind, cache_f, cache_b)
+    if not isinstance(params, dict) or set(params) != {"fwd", "bwd"}:
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise KeyError(f"bidirectional parameters need exactly the keys 'fwd' and 'bwd', got {got}")
+    if kind not in GATES:
+        raise ValueError(f"bidirectional_forward: kind should be one of {sorted(GATES)}, got {kind!r}")
+    return _sequence_forward("bidirectional_forward", kind, x, [params["fwd"], params["bwd"]],
+                             None, None, return_sequences)
 
 
 def bidirectional_backward(da, cache):
     """Backward of ``bidirectional_forward``. da: gradient of its output, (2 n_a, m, T_x) or (2 n_a, m).
 
-    Returns dict dx (n_x, m, T_x), dfwd and dbwd (each the gradient dict of one direction's cell).
+    Returns dict dx (n_x, m, T_x), dfwd and dbwd (each one direction's cell gradients keyed d + name,
+    with da0 (n_a, m), and dc0 for an LSTM).
     """
-    kind, cache_f, cache_b = cache
-    _, backward = SEQUENCE[kind]
-    n_a = cache_f["n_a"]
-    da = np.asarray(da)
-    if da.shape[0] != 2 * n_a:
-        raise ValueError(f"bidirectional_backward: da should have 2 n_a = {2 * n_a} rows, got shape {da.shape}")
-    da_b = da[n_a:, :, ::-1] if da.ndim == 3 else da[n_a:]
-    g_f, g_b = backward(da[:n_a], cache_f), backward(da_b, cache_b)
-    dx = g_f.pop("dx") + g_b.pop("dx")[:, :, ::-1]
+    (g_f, g_b), dx = _sequence_backward("bidirectional_backward", cache, da)
     return {"dx": dx, "dfwd": g_f, "dbwd": g_b}

@@ -1,0 +1,205 @@
+"""Build a throwaway course with a whole class of submissions and autograde it with plain nbgrader.
+
+Used by tests/test_autograde.py. The class: perfect, blank, one mutant per graded function, and
+hostile or damaged submissions; see STUDENTS for what each does and what it must score.
+"""
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+
+import nbformat
+
+from tools import course
+
+ROOT = course.ROOT
+
+
+def make_course(dest, assignment):
+    """Copy what grading needs (not submitted/ or the gradebook) into ``dest``."""
+    for name in ("grading", "tools", "utils", "data"):
+        shutil.copytree(os.path.join(ROOT, name), os.path.join(dest, name),
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copy(os.path.join(ROOT, "nbgrader_config.py"), dest)
+    shutil.copytree(os.path.join(ROOT, "release", assignment), os.path.join(dest, "release", assignment))
+    os.makedirs(os.path.join(dest, "source", assignment))
+    shutil.copy(os.path.join(ROOT, "source", assignment, assignment + ".ipynb"),
+                os.path.join(dest, "source", assignment))
+    course.sync_support(assignment, os.path.join(dest, "source", assignment))
+
+
+def _wrong(answers):
+    """Every function keeps its signature but returns None."""
+    return {k: v.split(":\n", 1)[0] + ":\n    return None\n" if v.startswith("def ") else v for k, v in answers.items()}
+
+
+def _prepend(answers, name, code):
+    out = dict(answers)
+    out[name] = code + "\n" + out[name]
+    return out
+
+
+def _append(answers, name, code):
+    out = dict(answers)
+    out[name] = out[name] + "\n" + code
+    return out
+
+
+# A function that returns its visible answer whatever the input also breaks the functions that
+# call it (they get arrays of the wrong shape and raise): those lose their points too.
+VISIBLE_ONLY_LOSES = {"rnn_step_by_step": ["rnn_cell_forward", "rnn_forward"]}
+
+
+def build_class(root, assignment, port):
+    """Write every submission; return {student: (expected kind, expected outcome)}.
+
+    expected kind: "full", "zero", or ("lose", [function names]).
+    """
+    A = course.teacher_answers(assignment, root)
+    funcs = list(course.graded_functions(assignment, root))
+    first, second = funcs[0], funcs[1]
+    nb = lambda answers: course.student_notebook(assignment, answers, root)  # noqa: E731
+    students = {}
+
+    def add(name, notebook, kind, outcome="graded"):
+        course.write_submission(name, assignment, notebook, root)
+        students[name] = (kind, outcome)
+
+    add("perfect", nb(A), "full")
+    add("blank", nb({}), "zero")
+    for f in funcs:
+        add(f"mutant_{f}", nb(course.mutant_answers(assignment, f, root)), ("lose", [f]))
+    # forging the comparison in the kernel
+    add("patch_numpy", nb(_prepend(_wrong(A), first, "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+                                   "np.isclose = lambda a, b, **k: np.ones(np.shape(a), dtype=bool)\n"
+                                   "np.testing.assert_allclose = lambda *a, **k: None")), "zero")
+    add("patch_helpers", nb(_prepend(_wrong(A), first, "from utils import testing\n"
+                                     "testing.assert_close = lambda *a, **k: None\n"
+                                     "testing.assert_shape = testing.assert_keys = testing.assert_close")), "zero")
+    add("input_transformer", nb(_prepend(_wrong(A), first,
+        "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])")), "zero")
+    add("ipython_hooks", nb(_prepend(_wrong(A), first,
+        "ip = get_ipython()\nip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+        "ip.events.register('post_run_cell', lambda result: None)\nimport sys\nsys.excepthook = lambda *a: None")), "zero")
+    add("always_equal", nb(_prepend({k: v.split(":\n", 1)[0] + ":\n    return AlwaysEqual()\n"
+                                     for k, v in A.items()}, first,
+                                    "class AlwaysEqual:\n    def __eq__(self, o):\n        return True\n"
+                                    "    __array_priority__ = 1000\n")), "zero")
+    # returns the visible answer whatever the input: the visible check passes, hidden ones fail
+    add("visible_only", nb(_append(A, first, f"_real_{first} = {first}\n_VISIBLE = {{}}\n"
+        f"def {first}(*args, **kwargs):\n"
+        f"    key = 'v'\n    if key not in _VISIBLE:\n        _VISIBLE[key] = _real_{first}(*args, **kwargs)\n"
+        f"    return _VISIBLE[key]\n")), ("lose", VISIBLE_ONLY_LOSES.get(assignment, [first])))
+    teacher = os.path.join(root, "source", assignment, assignment + ".ipynb")
+    add("read_teacher", nb(_prepend(_wrong(A), first,
+        "import json, glob, os\nfound = []\n"
+        f"for p in [{teacher!r}, '../../../source/{assignment}/{assignment}.ipynb'] + glob.glob('/*/*/source/*/*.ipynb')"
+        " + glob.glob('/*/source/*/*.ipynb') + glob.glob('/tmp/*/*/source/*/*.ipynb'):\n"
+        "    try:\n        nb = json.load(open(p))\n    except Exception:\n        continue\n"
+        "    found.append(p)\n    for c in nb['cells']:\n"
+        "        if c.get('metadata', {}).get('nbgrader', {}).get('solution'):\n"
+        "            exec(''.join(c['source']).replace('### BEGIN SOLUTION', '').replace('### END SOLUTION', ''))\n"
+        "print('teacher notebooks found:', found)")), "zero")
+    # ways to stop the run: the rest must keep its points, the outcome must say what happened
+    add("os_exit", nb(_prepend(A, second, "import os\nos._exit(3)")), ("lose", [second]), "crashed")
+    add("sys_exit", nb(_append(A, second, "import sys\nsys.exit(1)")), "full")
+    hang = nb(A)
+    hang.cells.append(nbformat.v4.new_code_cell(
+        "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n        pass"))
+    add("swallow_interrupt", hang, "full", "timed out")
+    hog = nb(A)
+    hog.cells.append(nbformat.v4.new_code_cell("import numpy as np\nhog = [np.ones((2**27,)) for _ in range(100)]"))
+    add("memory_hog", hog, "full", "out of memory")
+    net = nb(A)
+    net.cells.append(nbformat.v4.new_code_cell(
+        "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', %d), timeout=3)\n"
+        "    s.sendall(b'leak')\nexcept OSError as e:\n    print('no network:', e)" % port))
+    add("network", net, "full")
+    add("invalid_json", '{"cells": [ "this is not JSON', "zero", "unreadable")
+    # honest students whose notebook got damaged: full marks
+    damaged = {}
+    for kind in ("deleted_tests", "duplicated_tests", "renamed_ids", "new_cell_ids", "stderr_noise"):
+        d = nb(A)
+        tests = [i for i, c in enumerate(d.cells) if c.metadata.get("nbgrader", {}).get("grade")
+                 and not c.metadata["nbgrader"].get("solution")]
+        if kind == "deleted_tests":
+            d.cells = [c for i, c in enumerate(d.cells) if i not in tests]
+        elif kind == "duplicated_tests":
+            for i in reversed(tests):
+                d.cells.insert(i, nbformat.from_dict(json.loads(json.dumps(d.cells[i]))))
+            for c in d.cells:
+                c.pop("id", None)
+        elif kind == "renamed_ids":
+            for c in d.cells:
+                if c.metadata.get("nbgrader", {}).get("solution"):
+                    c.metadata["nbgrader"]["grade_id"] += "_mine"
+        elif kind == "new_cell_ids":
+            for i, c in enumerate(d.cells):
+                c["id"] = f"x{i}"
+        else:
+            for c in d.cells:
+                if c.metadata.get("nbgrader", {}).get("solution"):
+                    c.source = "import sys, warnings\nprint('note', file=sys.stderr)\nwarnings.warn('careful')\n" + c.source
+        damaged[kind] = d
+    for kind, d in damaged.items():
+        if kind == "duplicated_tests":
+            course.write_submission(kind, assignment, nbformat.writes(d, version=4), root)
+            students[kind] = ("full", "graded")
+        else:
+            add(kind, d, "full")
+    return students
+
+
+class Listener:
+    """A TCP listener on the host's loopback that records any connection (none may arrive)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.stop = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except OSError:
+                pass
+
+
+def autograde(root, assignment, env=None):
+    """Run the instructor's commands in ``root``; return (grades rows, reports, stdout)."""
+    env = dict(os.environ, **(env or {}))
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    nbg = os.path.join(os.path.dirname(sys.executable), "nbgrader")
+    logs = []
+    for cmd in (["generate_assignment", assignment, "--force"], ["autograde", assignment, "--force"],
+                ["generate_feedback", assignment, "--force"], ["export"]):
+        if cmd[0] == "generate_assignment":
+            # register the assignment in this course's fresh gradebook (release stays as committed)
+            saved = os.path.join(root, "release.saved")
+            shutil.copytree(os.path.join(root, "release"), saved)
+        p = subprocess.run([nbg, *cmd, "--log-level=INFO"], cwd=root, env=env, capture_output=True, text=True)
+        logs.append(p.stdout + p.stderr)
+        if cmd[0] == "generate_assignment":
+            shutil.rmtree(os.path.join(root, "release"))
+            shutil.move(saved, os.path.join(root, "release"))
+    with open(os.path.join(root, "grades.csv")) as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == assignment}
+    reports = {}
+    for name in os.listdir(os.path.join(root, "grading_reports", assignment)):
+        if not name.startswith("_"):
+            with open(os.path.join(root, "grading_reports", assignment, name)) as f:
+                r = json.load(f)
+            reports[r["student"]] = r
+    return rows, reports, "\n".join(logs)

@@ -1,0 +1,93 @@
+"""The demo class of every finished assignment, graded by plain `nbgrader autograde`.
+
+One batch holds perfect, blank, one mutant per graded function and the hostile and damaged
+submissions of tests/autograde_class.py; each must get exactly its expected score and outcome,
+and the batch must complete.
+"""
+import os
+
+import pytest
+
+from tests import autograde_class as ac
+from tools import course
+
+ASSIGNMENTS = [a for a in course.assignments() if os.path.exists(os.path.join(course.ROOT, "grading", "specs", a + ".py"))]
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded(request, tmp_path_factory):
+    assignment = request.param
+    root = str(tmp_path_factory.mktemp(assignment))
+    ac.make_course(root, assignment)
+    listener = ac.Listener()
+    students = ac.build_class(root, assignment, listener.port)
+    rows, reports, log = ac.autograde(root, assignment, env={
+        "COURSE_GRADING_CELL_TIMEOUT": "8", "COURSE_GRADING_CASE_TIMEOUT": "60", "COURSE_GRADING_MEMORY_MB": "2048"})
+    listener.stop = True
+    return dict(assignment=assignment, root=root, students=students, rows=rows, reports=reports,
+                log=log, connections=listener.connections)
+
+
+def _points(assignment):
+    return course.graded_functions(assignment)
+
+
+def test_every_student_gets_the_expected_score_and_outcome(graded):
+    funcs = _points(graded["assignment"])
+    total = sum(sum(t.values()) for t in funcs.values())
+    problems = []
+    for student, (kind, outcome) in graded["students"].items():
+        row = graded["rows"].get(student)
+        if row is None:
+            problems.append(f"{student}: missing from grades.csv")
+            continue
+        if kind == "full":
+            want = total
+        elif kind == "zero":
+            want = 0.0
+        else:
+            want = total - sum(sum(funcs[f].values()) for f in kind[1])
+        if abs(float(row["score"]) - want) > 1e-9 or row["outcome"] != outcome:
+            failures = graded["reports"].get(student, {}).get("checks", {})
+            why = {k: v["failures"][:1] for k, v in failures.items() if not v["passed"]}
+            problems.append(f"{student}: score {row['score']} outcome {row['outcome']!r}, expected {want} "
+                            f"{outcome!r}; cause {row['cause']!r}; failing {why}")
+    assert not problems, "\n".join(problems) + "\n" + graded["log"][-3000:]
+
+
+def test_mutants_lose_exactly_their_own_test_cells(graded):
+    funcs = _points(graded["assignment"])
+    for f, tests in funcs.items():
+        checks = graded["reports"][f"mutant_{f}"]["checks"]
+        failed = {k for k, v in checks.items() if not v["passed"]}
+        assert failed == set(tests), f"mutant of {f} failed {sorted(failed)}, expected {sorted(tests)}"
+
+
+def test_outcomes_name_their_cause(graded):
+    r = graded["reports"]
+    assert "cell" in r["os_exit"]["cause"] and "exit status 3" in r["os_exit"]["cause"]
+    assert "cell" in r["swallow_interrupt"]["cause"] and "exceeded" in r["swallow_interrupt"]["cause"]
+    assert "memory" in r["memory_hog"]["cause"].lower()
+    assert "not a valid notebook" in r["invalid_json"]["cause"]
+    assert graded["rows"]["blank"]["outcome"] == "graded"  # an honest zero reads as graded
+    # the unreadable file was kept for the instructor
+    kept = os.path.join(graded["root"], "submitted", "invalid_json", graded["assignment"],
+                        graded["assignment"] + ".ipynb.unreadable")
+    assert open(kept).read().startswith('{"cells": [ "this is not JSON')
+
+
+def test_student_code_reached_neither_network_nor_teacher_files(graded):
+    assert graded["connections"] == 0
+    cells = graded["reports"]["read_teacher"]["cells"].values()
+    assert any("teacher notebooks found: []" in c["output"] for c in cells)
+    assert any("no network" in c["output"] for c in graded["reports"]["network"]["cells"].values())
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    a = graded["assignment"]
+    for student in ("perfect", "blank", f"mutant_{next(iter(_points(a)))}"):
+        path = os.path.join(graded["root"], "feedback", student, a, a + ".html")
+        html = open(path).read()
+        assert "HIDDEN TESTS" not in html and "Autograder outcome" in html
+        auto = open(os.path.join(graded["root"], "autograded", student, a, a + ".ipynb")).read()
+        assert "HIDDEN TESTS" not in auto
