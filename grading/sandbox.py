@@ -70,17 +70,19 @@ def _build_root(root, workdir, tmp_mb):
     """Inside fresh mount+PID namespaces: make ``root`` the new / and enter it."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
-    for d in SYSTEM_DIRS + _python_dirs():
+    for d in SYSTEM_DIRS:
         if not os.path.exists(d):
             continue
         if os.path.islink(d):
             os.symlink(os.readlink(d), root + d)
         else:
             _bind_readonly(d, root + d)
-    os.makedirs(root + INSIDE_WORKDIR)
-    _mount(workdir, root + INSIDE_WORKDIR, None, MS_BIND | MS_REC)
     os.makedirs(root + "/tmp")
     _mount("sandbox-tmp", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777")
+    for d in _python_dirs():  # after /tmp: a virtual environment may live under /tmp
+        _bind_readonly(d, root + d)
+    os.makedirs(root + INSIDE_WORKDIR)
+    _mount(workdir, root + INSIDE_WORKDIR, None, MS_BIND | MS_REC)
     os.makedirs(root + "/dev/shm")
     _mount("sandbox-shm", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
     for dev in ("null", "zero", "urandom", "random"):

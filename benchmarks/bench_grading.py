@@ -1,0 +1,71 @@
+"""Grade the same class serially (1 worker) and in parallel (all cores); print the speedup.
+
+    .venv/bin/python benchmarks/bench_grading.py [assignment] [copies]
+
+The class: perfect, blank, one mutant per graded function, repeated ``copies`` times (different
+student ids, so nothing is cached). Each run is a fresh course copy graded with plain
+`nbgrader autograde`; the time is the wall-clock time of that command.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import autograde_class as ac  # noqa: E402
+from tools import course  # noqa: E402
+
+
+def build(root, assignment, copies):
+    ac.make_course(root, assignment)
+    A = course.teacher_answers(assignment, root)
+    for k in range(copies):
+        course.write_submission(f"perfect{k}", assignment, course.student_notebook(assignment, A, root), root)
+        course.write_submission(f"blank{k}", assignment, course.student_notebook(assignment, {}, root), root)
+        for f in course.graded_functions(assignment, root):
+            nb = course.student_notebook(assignment, course.mutant_answers(assignment, f, root), root)
+            course.write_submission(f"mutant{k}_{f}", assignment, nb, root)
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    nbg = os.path.join(os.path.dirname(sys.executable), "nbgrader")
+    keep = os.path.join(root, "release.keep")
+    shutil.copytree(os.path.join(root, "release"), keep)
+    subprocess.run([nbg, "generate_assignment", assignment, "--force"], cwd=root, env=env, check=True, capture_output=True)
+    shutil.rmtree(os.path.join(root, "release"))
+    shutil.move(keep, os.path.join(root, "release"))
+    return env, nbg
+
+
+def grade(root, assignment, env, nbg, workers):
+    env = dict(env, COURSE_GRADING_WORKERS=str(workers))
+    shutil.rmtree(os.path.join(root, "autograded"), ignore_errors=True)
+    reports = os.path.join(root, "grading_reports", assignment)
+    if os.path.isdir(reports):
+        for name in os.listdir(reports):
+            if not name.startswith("_reference"):
+                os.remove(os.path.join(reports, name))
+    t0 = time.perf_counter()
+    subprocess.run([nbg, "autograde", assignment, "--force"], cwd=root, env=env, check=False, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def main():
+    assignment = sys.argv[1] if len(sys.argv) > 1 else "rnn_step_by_step"
+    copies = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    root = tempfile.mkdtemp(prefix="bench-grading-")
+    env, nbg = build(root, assignment, copies)
+    n = len(os.listdir(os.path.join(root, "submitted")))
+    grade(root, assignment, env, nbg, 1)  # warm-up: builds the cached teacher reference
+    cores = os.cpu_count() or 1
+    serial = grade(root, assignment, env, nbg, 1)
+    parallel = grade(root, assignment, env, nbg, cores)
+    print(f"{assignment}: {n} submissions")
+    print(f"  serial   (1 worker):  {serial:7.1f} s  ({serial / n:.2f} s per submission)")
+    print(f"  parallel ({cores} workers): {parallel:7.1f} s  ({parallel / n:.2f} s per submission)")
+    print(f"  speedup: {serial / parallel:.2f}x on {cores} cores")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
