@@ -22,7 +22,7 @@ def graded(request, tmp_path_factory):
     listener = ac.Listener()
     students = ac.build_class(root, assignment, listener.port)
     rows, reports, log = ac.autograde(root, assignment, env={
-        "COURSE_GRADING_CELL_TIMEOUT": "8", "COURSE_GRADING_CASE_TIMEOUT": "60", "COURSE_GRADING_MEMORY_MB": "2048"})
+        "COURSE_GRADING_CELL_TIMEOUT": "30", "COURSE_GRADING_CASE_TIMEOUT": "60", "COURSE_GRADING_MEMORY_MB": "2048"})
     listener.stop = True
     return dict(assignment=assignment, root=root, students=students, rows=rows, reports=reports,
                 log=log, connections=listener.connections)

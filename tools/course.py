@@ -104,7 +104,7 @@ def student_notebook(assignment, answers, root=ROOT):
 MUTANT_WRAPPER = '''
 
 def _course_mutant(f):
-    """Demo-class mutant: the same function with one output value nudged by 0.01."""
+    """Demo-class mutant: the same function with its first float output nudged by 0.01 (else an int by 1)."""
     import functools
     import numpy as _np
 
@@ -127,9 +127,26 @@ def _course_mutant(f):
             return v + 0.01, True
         return v, False
 
+    def nudge_int(v):
+        """No float anywhere (e.g. a list of sampled indices): move the first integer by one."""
+        if isinstance(v, (int, _np.integer)) and not isinstance(v, (bool, _np.bool_)):
+            return v + 1, True
+        if isinstance(v, dict):
+            for k in sorted(v):
+                new, done = nudge_int(v[k])
+                if done:
+                    return {**v, k: new}, True
+        if isinstance(v, (tuple, list)):
+            for i, item in enumerate(v):
+                new, done = nudge_int(item)
+                if done:
+                    return type(v)(list(v[:i]) + [new] + list(v[i + 1:])), True
+        return v, False
+
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
-        return nudge(f(*args, **kwargs))[0]
+        out, done = nudge(f(*args, **kwargs))
+        return out if done else nudge_int(out)[0]
     return wrapper
 
 

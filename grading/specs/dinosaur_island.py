@@ -8,7 +8,7 @@ when it is consistent with the student's own building block (grading/checks.py, 
 
 - optimize: the plan also runs the student's clip on the raw gradients of the same name (computed
   here with utils.char_model); the expected update is computed here from that clip output.
-- model: a short training run (1,000 names) is compared with the reference, and the plan replays the
+- model: a short training run (1,000 iterations on 100 names) is compared with the reference; the plan replays the
   same run step by step with the student's optimize (same weights, same order of names); the smoothed
   losses of the replay are computed here. A second, shorter run checks the sampled names, and only when
   the student's sample is right; the first run samples nothing, so a broken sample never costs model.
