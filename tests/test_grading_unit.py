@@ -217,3 +217,13 @@ except OSError:
 print('forked', n)
 """, processes=16)
     assert int(out.split("forked")[1].split()[0]) < 16
+
+
+def test_grading_refuses_to_run_unsandboxed_unless_allowed(monkeypatch):
+    from grading import nbgrader_plugin as plugin
+    monkeypatch.setitem(plugin._state, "sandbox_ok", (False, "no user namespaces"))
+    monkeypatch.setitem(plugin._state, "allow_unsandboxed", False)
+    with pytest.raises(RuntimeError, match="Refusing to grade.*no user namespaces"):
+        plugin._sandboxed()
+    monkeypatch.setitem(plugin._state, "allow_unsandboxed", True)
+    assert plugin._sandboxed() is False
