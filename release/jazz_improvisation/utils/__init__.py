@@ -1,0 +1,21 @@
+"""The course's one helper package.
+
+Import modules by namespace, never with ``*``::
+
+    from utils import activations, gradcheck, testing
+
+Modules
+-------
+activations  sigmoid, softmax, tanh and their derivatives
+gradcheck    the course's one centred-difference gradient checker
+testing      array comparisons whose failures say which value or shape is wrong
+diagrams     drawings of RNN, LSTM and GRU cells (matplotlib, drawn by code)
+rnn          assignment 1's functions (answer key: never shipped with assignment 1)
+recurrent    fused RNN/LSTM/GRU kernels: steps, sequences, bidirectional
+layers       dense over time, Conv1D, batch norm, dropout, attention pieces
+losses       sequence softmax cross-entropy, per-step binary cross-entropy
+init, optim, io   initialisers; SGD and Adam with clipping; .npz save/load and parameter counts
+char_model   the character-level RNN language model of dinosaur_island
+music        MIDI corpus loading, tokens, training set, MIDI/WAV output, piano roll
+plots        loss curves and other small figures
+"""
