@@ -157,13 +157,14 @@ def _rnn_kernel(g, a_prev, Wa, a_next):
 
 
 def _lstm_kernel(g, a_prev, c_prev, Wa, c_next, tanh_c, a_next):
-    """One LSTM step; g (..., 4, n, m) becomes [o, f, i, cct]."""
-    g += (Wa @ a_prev).reshape(g.shape)
+    """One LSTM step; g (..., 4, n, m) becomes [o, f, i, cct]. Wa None: g already holds the recurrent part."""
+    if Wa is not None:
+        g += (Wa @ a_prev).reshape(g.shape)
     np.tanh(g, out=g)
     s = g[..., :3, :, :]                            # sigmoid = (1 + tanh(z / 2)) / 2
     s *= 0.5
     s += 0.5
-    o, f, i, cc = (g[..., j, :, :] for j in range(4))
+    o, f, i, cc = g[..., 0, :, :], g[..., 1, :, :], g[..., 2, :, :], g[..., 3, :, :]
     np.multiply(f, c_prev, out=c_next)              # c_next = f * c_prev + i * cct
     c_next += i * cc
     np.tanh(c_next, out=tanh_c)
@@ -178,7 +179,7 @@ def _gru_kernel(g, a_prev, Wa, ra, a_next):
     np.tanh(ru, out=ru)
     ru *= 0.5
     ru += 0.5
-    r, u, cc = (g[..., j, :, :] for j in range(3))
+    r, u, cc = g[..., 0, :, :], g[..., 1, :, :], g[..., 2, :, :]
     np.multiply(r, a_prev, out=ra)
     cc += Wa[..., 2 * n:, :] @ ra                   # cct = tanh(Wc [r * a_prev; xt] + bc)
     np.tanh(cc, out=cc)
@@ -215,11 +216,12 @@ def _lstm_factors(G, C_prev, TC):
     Returns P (..., 4, n, m) = [o' tanh_c, f' c_prev, i' cct, cct' i] with s' = s (1 - s), t' = 1 - t**2,
     and OD (..., n, m) = o (1 - tanh_c**2), the path from a_t into c_t.
     """
-    o, f, i, cc = (G[..., j, :, :] for j in range(4))
+    o, i, cc = G[..., 0, :, :], G[..., 2, :, :], G[..., 3, :, :]
     P, OD = _buffer(G.shape, G.dtype), _buffer(TC.shape, G.dtype)
-    sigmoid_backward_into(o, TC, P[..., 0, :, :])
-    sigmoid_backward_into(f, C_prev, P[..., 1, :, :])
-    sigmoid_backward_into(i, cc, P[..., 2, :, :])
+    sigmoid_backward_into(G[..., :3, :, :], 1.0, P[..., :3, :, :])   # s' of the three gates in one pass
+    P[..., 0, :, :] *= TC
+    P[..., 1, :, :] *= C_prev
+    P[..., 2, :, :] *= cc
     tanh_backward_into(cc, i, P[..., 3, :, :])
     return P, tanh_backward_into(TC, o, OD)
 
@@ -238,11 +240,12 @@ def _gru_factors(G, A_prev):
 
     Returns P (..., 3, n, m) = [r' a_prev, u' (cct - a_prev), cct' u] and OMU (..., n, m) = 1 - u.
     """
-    r, u, cc = (G[..., j, :, :] for j in range(3))
+    u, cc = G[..., 1, :, :], G[..., 2, :, :]
     P, OMU = _buffer(G.shape, G.dtype), _buffer(u.shape, G.dtype)
-    sigmoid_backward_into(r, A_prev, P[..., 0, :, :])
+    sigmoid_backward_into(G[..., :2, :, :], 1.0, P[..., :2, :, :])   # s' of both gates in one pass
+    P[..., 0, :, :] *= A_prev
     np.subtract(cc, A_prev, out=OMU)                # scratch: cct - a_prev
-    sigmoid_backward_into(u, OMU, P[..., 1, :, :])
+    P[..., 1, :, :] *= OMU
     tanh_backward_into(cc, u, P[..., 2, :, :])
     return P, np.subtract(1.0, u, out=OMU)
 
@@ -402,18 +405,25 @@ def _sequence_forward(fn, kind, x, plist, a0, c0, return_sequences):
     Wxb = np.empty((D, k * n, n_x + 1), dt)                               # [halved Wx | halved b]
     np.multiply(W[:, :, n:], scale, out=Wxb[:, :, :n_x])
     np.multiply(b, scale, out=Wxb[:, :, n_x:])
-    Xs = [_buffer((n_x + 1, T, m), dt) for _ in range(D)]              # inputs plus a row of ones
-    np.copyto(Xs[0][:n_x], x.transpose(0, 2, 1))
-    Xs[0][n_x] = 1.0
+    # AX (D, n + n_x + 1, T + 1, m): rows [a; x; 1]. At time index t it holds a_{t-1} (a0 at t = 0) over
+    # x_t and a row of ones, so AX[:, :, :T] is every step's [a_prev; x_t; 1]: the input projection and,
+    # in backward, all weight and bias gradients are single matmuls over T * m columns.
+    AX = _buffer((D, n + n_x + 1, T + 1, m), dt)
+    np.copyto(AX[0, n:n + n_x, :T], x.transpose(0, 2, 1))
+    AX[:, n + n_x, :T] = 1.0
     if D == 2:
-        np.copyto(Xs[1], Xs[0][:, ::-1])
+        np.copyto(AX[1, n:n + n_x, :T], AX[0, n:n + n_x, T - 1::-1])
     G = _buffer((T, D, k, n, m), dt)
     G_rows = G.reshape(T, D, k * n, m)                                    # a view
-    for d in range(D):                                                    # input projection + bias, all steps
-        np.matmul(Wxb[d], Xs[d].transpose(1, 0, 2), out=G_rows[:, d])
-    A = _buffer((D, n, T + 1, m), dt)
+    A = AX[:, :n]                                                         # (D, n, T + 1, m) view
     A[..., 0, :] = a0
-    cache = {"kind": kind, "W": W, "X": Xs, "G": G, "A": A, "n_a": n, "shape": (n_x, m, T),
+    if kind != "lstm":                                                    # input projection + bias, all steps
+        proj = _buffer((k * n, T, m), dt)
+        for d in range(D):
+            np.matmul(Wxb[d], AX[d, n:, :T].reshape(n_x + 1, T * m), out=proj.reshape(k * n, T * m))
+            np.copyto(G_rows[:, d], proj.transpose(1, 0, 2))
+        _recycle(proj)
+    cache = {"kind": kind, "W": W, "AX": AX, "G": G, "A": A, "n_a": n, "shape": (n_x, m, T),
              "return_sequences": return_sequences, "released": False}
     one = D == 1                                  # single direction: plain 2-D matmuls, no batching
     Gv, Av, Wa = (G[:, 0], A[0], Wa[0]) if one else (G, A, Wa)
@@ -425,8 +435,13 @@ def _sequence_forward(fn, kind, x, plist, a0, c0, return_sequences):
         C[0] = 0.0 if c0 is None else _check_state(fn, "c0", c0, n, m, dt)
         TC = _buffer((T, D, n, m), dt)                                    # tanh(c_t)
         Cv, TCv = (C[:, 0], TC[:, 0]) if one else (C, TC)
+        # An LSTM step is one matmul of the whole [Wa | Wx | b] with [a_prev; x_t; 1] straight into the
+        # gates: cheaper, at these sizes, than a bulk input projection plus a recurrent matmul per step.
+        Wfull = np.concatenate([Wa.reshape(D, k * n, n), Wxb], axis=2)    # (D, k n, n + n_x + 1)
+        Wfull, AXv, Gr = (Wfull[0], AX[0], G_rows[:, 0]) if one else (Wfull, AX, G_rows)
         for t in range(T):
-            _lstm_kernel(Gv[t], Av[..., t, :], Cv[t], Wa, Cv[t + 1], TCv[t], Av[..., t + 1, :])
+            np.matmul(Wfull, AXv[..., t, :], out=Gr[t])
+            _lstm_kernel(Gv[t], Av[..., t, :], Cv[t], None, Cv[t + 1], TCv[t], Av[..., t + 1, :])
         cache.update(C=C, TC=TC, c_last=C[T].reshape(D * n, m).copy())
     else:
         RA = _buffer((D, n, T, m), dt)                                    # r * a_prev of every step
@@ -448,14 +463,14 @@ def _sequence_backward(fn, cache, da, dc_last=None):
     """Shared backward; returns (list of per-direction gradient dicts, dx (n_x, m, T_x))."""
     if cache["released"]:
         raise ValueError(f"{fn}: this cache was already used by a backward pass; run the forward again")
-    kind, W, Xs, G, A = cache["kind"], cache["W"], cache["X"], cache["G"], cache["A"]
+    kind, W, AX, G, A = cache["kind"], cache["W"], cache["AX"], cache["G"], cache["A"]
     (n_x, m, T), n = cache["shape"], cache["n_a"]
     D, k, dt = W.shape[0], len(GATES[kind]), G.dtype
     want = (D * n, m, T) if cache["return_sequences"] else (D * n, m)
     da = np.asarray(da)
     if da.shape != want:
         raise ValueError(f"{fn}: da should have shape {want} like the forward output, got {da.shape}")
-    dA, pooled = None, [G, A, *Xs]
+    dA, pooled = None, [G, AX]
     if cache["return_sequences"]:
         dA = _buffer((T, D, n, m), dt)                                     # per step, reading order
         for d in range(D):
@@ -506,13 +521,11 @@ def _sequence_backward(fn, cache, da, dc_last=None):
     da0 = da_t.reshape(D, n, m)
     for d in range(D):                                                    # one matmul each, all steps
         dZ2 = dZ[d].reshape(k * n, T * m)
-        dW = np.empty_like(W[d])
-        dW[:, :n] = dZ2 @ A[d, :, :T].reshape(n, T * m).T
-        dWxb = dZ2 @ Xs[d].reshape(n_x + 1, T * m).T                     # (k n, n_x + 1): [dWx | db]
-        dW[:, n:] = dWxb[:, :n_x]
+        dWb = dZ2 @ AX[d, :, :T].reshape(n + n_x + 1, T * m).T            # (k n, n + n_x + 1): [dWa | dWx | db]
+        dW = dWb[:, :n + n_x]
         if kind == "gru":                                                 # the candidate saw r * a_prev
             dW[2 * n:, :n] = dZ[d, 2].reshape(n, T * m) @ cache["RA"][d].reshape(n, T * m).T
-        g = unfuse(dW, dWxb[:, n_x:], kind)
+        g = unfuse(dW, dWb[:, n + n_x:], kind)
         g["da0"] = da0[d].copy()
         if kind == "lstm":
             g["dc0"] = dc_t.reshape(D, n, m)[d].copy()
@@ -521,7 +534,7 @@ def _sequence_backward(fn, cache, da, dc_last=None):
         if d == 1:
             dx += dx_d.reshape(n_x, T, m)[:, ::-1]
     cache["released"] = True
-    for key in ("X", "G", "A", "C", "TC", "RA"):                          # the pool owns them now
+    for key in ("AX", "G", "A", "C", "TC", "RA"):                          # the pool owns them now
         cache.pop(key, None)
     _recycle(dZ, dx_d, *pooled)
     dx_out = np.ascontiguousarray(dx.transpose(0, 2, 1))
