@@ -13,10 +13,8 @@ import argparse
 import contextlib
 import io
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -24,6 +22,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks import bench_notebooks  # noqa: E402
 from tools import course  # noqa: E402
 from utils import activations, char_model  # noqa: E402
 
@@ -83,31 +82,6 @@ def bench_split(iterations=5000):
     return {k: v / iterations * 1e6 for k, v in spent.items()}, steps
 
 
-def bench_notebook():
-    """Execute the teacher notebook in a fresh kernel inside a temporary copy; (total s, [(s, cell)])."""
-    import nbformat
-    from nbclient import NotebookClient
-    work = tempfile.mkdtemp(prefix="bench-dino-")
-    try:
-        course.sync_support(ASSIGNMENT, work)
-        nb = nbformat.read(os.path.join(ROOT, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb"), as_version=4)
-        stamps = []
-        client = NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": work}})
-        client.on_cell_executed = lambda cell, **kw: stamps.append(
-            (time.perf_counter(), cell.metadata.get("nbgrader", {}).get("grade_id", "?")))
-        t0 = time.perf_counter()
-        client.execute()
-        total = time.perf_counter() - t0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    cells, prev = [], t0
-    for t, gid in stamps:
-        cells.append((t - prev, gid))
-        prev = t
-    errors = [c for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
-    return total, cells, len(errors)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -126,13 +100,8 @@ def main(argv=None):
           f"smoothed loss {first:.2f} -> {last:.2f}")
 
     if not args.skip_notebook:
-        total, cells, errors = bench_notebook()
-        print(f"\nwhole notebook, top to bottom in a fresh kernel: {total:.2f} s (budget 60 s), "
-              f"{errors} cells with errors")
-        for seconds, gid in sorted(cells, reverse=True)[:5]:
-            print(f"  {seconds:6.2f} s  {gid}")
-        if errors:
-            return 1
+        print()
+        return 1 if bench_notebooks.report(ASSIGNMENT) else 0
     return 0
 
 

@@ -13,10 +13,8 @@ matter here (the matrices are small): the script prints the OPENBLAS_NUM_THREADS
 """
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -24,6 +22,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks import bench_notebooks  # noqa: E402
 from tools import course  # noqa: E402
 from utils import activations, init, layers, losses, music, optim, recurrent  # noqa: E402
 
@@ -64,31 +63,6 @@ def bench_training(repeats, epochs):
     return statistics.median(times), times, history
 
 
-def bench_notebook():
-    """Execute the teacher notebook in a fresh kernel inside a temporary copy; (total s, [(s, cell)], errors)."""
-    import nbformat
-    from nbclient import NotebookClient
-    work = tempfile.mkdtemp(prefix="bench-jazz-")
-    try:
-        course.sync_support(ASSIGNMENT, work)
-        nb = nbformat.read(os.path.join(ROOT, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb"), as_version=4)
-        stamps = []
-        client = NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": work}})
-        client.on_cell_executed = lambda cell, **kw: stamps.append(
-            (time.perf_counter(), cell.metadata.get("nbgrader", {}).get("grade_id", "?")))
-        t0 = time.perf_counter()
-        client.execute()
-        total = time.perf_counter() - t0
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    cells, prev = [], t0
-    for t, gid in stamps:
-        cells.append((t - prev, gid))
-        prev = t
-    errors = [c for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
-    return total, cells, len(errors)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -105,12 +79,8 @@ def main(argv=None):
     status = 0 if history[-1] < 0.7 * history[0] else 1
 
     if not args.skip_notebook:
-        total, cells, errors = bench_notebook()
-        print(f"\nwhole notebook, top to bottom in a fresh kernel: {total:.2f} s (budget 60 s), "
-              f"{errors} cells with errors")
-        for seconds, gid in sorted(cells, reverse=True)[:5]:
-            print(f"  {seconds:6.2f} s  {gid}")
-        status = status or (1 if errors else 0)
+        print()
+        status = status or (1 if bench_notebooks.report(ASSIGNMENT) else 0)
     return status
 
 
