@@ -45,6 +45,9 @@ def assignments():
 
 def run(*cmd, check=True):
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    # nbgrader 0.9.6's gradebook code makes SQLAlchemy warn "Object of type <SubmittedAssignment> not in
+    # session" on every autograde; the warning is harmless (the grades are stored) and only hides real output.
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), "ignore:Object of type"]))
     print("$", " ".join(cmd), flush=True)
     return subprocess.run(cmd, cwd=ROOT, env=env, check=check)
 
