@@ -380,10 +380,11 @@ def gru_step_backward(da_next, cache):
 
 # --------------------------------------------------------------------------- whole sequences
 # D directions (1, or 2 for bidirectional; direction 1 reads x backwards in time and keeps its
-# buffers in its own reading order). Buffers: X (n_x + 1, T, m) inputs plus a row of ones, so the
-# bias rides in the matmuls; G (T, D, k, n, m) gates; A (D, n, T + 1, m) states with A[..., 0, :] = a0,
-# so A[..., :T, :] are every step's a_prev; C (T + 1, D, n, m) cell states; dZ (D, k, n, T, m).
-# The (n, T, m) layouts make every weight gradient one matmul over T * m columns.
+# buffers in its own reading order). Buffers: AX (D, n + n_x + 1, T + 1, m) holds [a_{t-1}; x_t; 1] at
+# time index t (the states A (D, n, T + 1, m) are its top rows, A[..., 0, :] = a0), so every step's
+# input is one column block and every weight and bias gradient one matmul over T * m columns;
+# G (T, D, k, n, m) gates; C (T + 1, D, n, m) cell states; dZ (T, D, k, n, m) pre-activation gradients,
+# contiguous per step and copied to (k n, T m) per direction for the weight-gradient matmuls.
 
 def _sequence_forward(fn, kind, x, plist, a0, c0, return_sequences):
     """Shared forward of ``*_sequence_forward`` (D = 1) and ``bidirectional_forward`` (D = 2)."""
@@ -480,11 +481,12 @@ def _sequence_backward(fn, cache, da, dc_last=None):
         pooled.append(dA)
     else:
         da_t = da.reshape(D, n, m).astype(dt)
-    dZ = _buffer((D, k, n, T, m), dt)
+    dZ = _buffer((T, D, k, n, m), dt)                                     # per step contiguous
     one = D == 1
     WaT = np.ascontiguousarray(W[:, :, :n].swapaxes(1, 2))                # (D, n, k n)
     sq = (lambda arr: arr[0]) if one else (lambda arr: arr)              # drop the direction axis
-    WaTv, dZv, da_t = sq(WaT), sq(dZ), sq(da_t)
+    WaTv, da_t = sq(WaT), sq(da_t)
+    dZv = dZ[:, 0] if one else dZ
     dAv = None if dA is None else (dA[:, 0] if one else dA)
     A_prev = A[..., :T, :].transpose(2, 0, 1, 3)                          # (T, D, n, m) view
     if kind == "rnn":
@@ -494,7 +496,7 @@ def _sequence_backward(fn, cache, da, dc_last=None):
         for t in reversed(range(T)):
             if dA is not None:
                 da_t += dAv[t]
-            da_t = _rnn_kernel_backward(da_t, Pv[t], WaTv, dZv[..., t, :])
+            da_t = _rnn_kernel_backward(da_t, Pv[t], WaTv, dZv[t])
     elif kind == "lstm":
         C, TC = cache["C"], cache["TC"]
         P, OD = _lstm_factors(G, C[:T], TC)
@@ -507,7 +509,7 @@ def _sequence_backward(fn, cache, da, dc_last=None):
             if dA is not None:
                 da_t += dAv[t]
             da_t, dc_t = _lstm_kernel_backward(da_t, dc_t, Pv[t], ODv[t], Gv[t][..., 1, :, :], WaTv,
-                                               dZv[..., t, :])
+                                               dZv[t])
         pooled += [C, TC, P, OD]
     else:
         P, OMU = _gru_factors(G, A_prev)
@@ -515,16 +517,18 @@ def _sequence_backward(fn, cache, da, dc_last=None):
         for t in reversed(range(T)):
             if dA is not None:
                 da_t += dAv[t]
-            da_t = _gru_kernel_backward(da_t, Pv[t], OMUv[t], Gv[t][..., 0, :, :], WaTv, dZv[..., t, :])
+            da_t = _gru_kernel_backward(da_t, Pv[t], OMUv[t], Gv[t][..., 0, :, :], WaTv, dZv[t])
         pooled += [cache["RA"], P, OMU]
     grads, dx, dx_d = [], _buffer((n_x, T, m), dt), _buffer((n_x, T * m), dt)
+    dZt = _buffer((k * n, T * m), dt)
     da0 = da_t.reshape(D, n, m)
     for d in range(D):                                                    # one matmul each, all steps
-        dZ2 = dZ[d].reshape(k * n, T * m)
+        np.copyto(dZt.reshape(k * n, T, m), dZ[:, d].reshape(T, k * n, m).transpose(1, 0, 2))
+        dZ2 = dZt                                                         # (k n, T m)
         dWb = dZ2 @ AX[d, :, :T].reshape(n + n_x + 1, T * m).T            # (k n, n + n_x + 1): [dWa | dWx | db]
         dW = dWb[:, :n + n_x]
         if kind == "gru":                                                 # the candidate saw r * a_prev
-            dW[2 * n:, :n] = dZ[d, 2].reshape(n, T * m) @ cache["RA"][d].reshape(n, T * m).T
+            dW[2 * n:, :n] = dZ2[2 * n:] @ cache["RA"][d].reshape(n, T * m).T
         g = unfuse(dW, dWb[:, n + n_x:], kind)
         g["da0"] = da0[d].copy()
         if kind == "lstm":
@@ -536,7 +540,7 @@ def _sequence_backward(fn, cache, da, dc_last=None):
     cache["released"] = True
     for key in ("AX", "G", "A", "C", "TC", "RA"):                          # the pool owns them now
         cache.pop(key, None)
-    _recycle(dZ, dx_d, *pooled)
+    _recycle(dZ, dZt, dx_d, *pooled)
     dx_out = np.ascontiguousarray(dx.transpose(0, 2, 1))
     _recycle(dx)
     return grads, dx_out
