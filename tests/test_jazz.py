@@ -85,7 +85,7 @@ def test_100_epochs_lower_the_loss_well_below_its_start(trained, data):
     _, history = trained
     assert len(history) == 100
     assert abs(history[0] - np.log(data[0].shape[0])) < 0.3     # an untrained model is close to uniform
-    assert history[-1] < 0.7 * history[0]
+    assert history[-1] < 0.25 * history[0]                        # measured: 4.49 -> 0.09, i.e. 0.02 x start
 
 
 def test_generated_solo_is_midi_and_audible(ns, trained, data, tmp_path):
