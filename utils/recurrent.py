@@ -218,7 +218,7 @@ def _lstm_factors(G, C_prev, TC):
     """
     o, i, cc = G[..., 0, :, :], G[..., 2, :, :], G[..., 3, :, :]
     P, OD = _buffer(G.shape, G.dtype), _buffer(TC.shape, G.dtype)
-    sigmoid_backward_into(G[..., :3, :, :], 1.0, P[..., :3, :, :])   # s' of the three gates in one pass
+    sigmoid_backward_into(G[..., :3, :, :], None, P[..., :3, :, :])  # s' of the three gates in one pass
     P[..., 0, :, :] *= TC
     P[..., 1, :, :] *= C_prev
     P[..., 2, :, :] *= cc
@@ -242,7 +242,7 @@ def _gru_factors(G, A_prev):
     """
     u, cc = G[..., 1, :, :], G[..., 2, :, :]
     P, OMU = _buffer(G.shape, G.dtype), _buffer(u.shape, G.dtype)
-    sigmoid_backward_into(G[..., :2, :, :], 1.0, P[..., :2, :, :])   # s' of both gates in one pass
+    sigmoid_backward_into(G[..., :2, :, :], None, P[..., :2, :, :])  # s' of both gates in one pass
     P[..., 0, :, :] *= A_prev
     np.subtract(cc, A_prev, out=OMU)                # scratch: cct - a_prev
     P[..., 1, :, :] *= OMU
@@ -402,13 +402,10 @@ def _sequence_forward(fn, kind, x, plist, a0, c0, return_sequences):
     dt = _float_dtype(x, a0, W)
     W = W.astype(dt, copy=False)
     scale = _gate_scale(kind, n, dt)
-    Wa = W[:, :, :n] * scale                                              # (D, k n, n), contiguous
-    Wxb = np.empty((D, k * n, n_x + 1), dt)                               # [halved Wx | halved b]
-    np.multiply(W[:, :, n:], scale, out=Wxb[:, :, :n_x])
-    np.multiply(b, scale, out=Wxb[:, :, n_x:])
-    # AX (D, n + n_x + 1, T + 1, m): rows [a; x; 1]. At time index t it holds a_{t-1} (a0 at t = 0) over
-    # x_t and a row of ones, so AX[:, :, :T] is every step's [a_prev; x_t; 1]: the input projection and,
-    # in backward, all weight and bias gradients are single matmuls over T * m columns.
+    Wfull = np.empty((D, k * n, n + n_x + 1), dt)                         # [Wa | Wx | b], sigmoid rows halved
+    np.multiply(W, scale, out=Wfull[:, :, :n + n_x])
+    np.multiply(b, scale, out=Wfull[:, :, n + n_x:])
+    Wa, Wxb = Wfull[:, :, :n], Wfull[:, :, n:]                            # views: recurrent part, [Wx | b]
     AX = _buffer((D, n + n_x + 1, T + 1, m), dt)
     np.copyto(AX[0, n:n + n_x, :T], x.transpose(0, 2, 1))
     AX[:, n + n_x, :T] = 1.0
@@ -438,7 +435,6 @@ def _sequence_forward(fn, kind, x, plist, a0, c0, return_sequences):
         Cv, TCv = (C[:, 0], TC[:, 0]) if one else (C, TC)
         # An LSTM step is one matmul of the whole [Wa | Wx | b] with [a_prev; x_t; 1] straight into the
         # gates: cheaper, at these sizes, than a bulk input projection plus a recurrent matmul per step.
-        Wfull = np.concatenate([Wa.reshape(D, k * n, n), Wxb], axis=2)    # (D, k n, n + n_x + 1)
         Wfull, AXv, Gr = (Wfull[0], AX[0], G_rows[:, 0]) if one else (Wfull, AX, G_rows)
         for t in range(T):
             np.matmul(Wfull, AXv[..., t, :], out=Gr[t])
@@ -520,11 +516,10 @@ def _sequence_backward(fn, cache, da, dc_last=None):
             da_t = _gru_kernel_backward(da_t, Pv[t], OMUv[t], Gv[t][..., 0, :, :], WaTv, dZv[t])
         pooled += [cache["RA"], P, OMU]
     grads, dx, dx_d = [], _buffer((n_x, T, m), dt), _buffer((n_x, T * m), dt)
-    dZt = _buffer((k * n, T * m), dt)
+    dZ2 = _buffer((k * n, T * m), dt)                                     # one direction's dZ, (k n, T m)
     da0 = da_t.reshape(D, n, m)
     for d in range(D):                                                    # one matmul each, all steps
-        np.copyto(dZt.reshape(k * n, T, m), dZ[:, d].reshape(T, k * n, m).transpose(1, 0, 2))
-        dZ2 = dZt                                                         # (k n, T m)
+        np.copyto(dZ2.reshape(k * n, T, m), dZ[:, d].reshape(T, k * n, m).transpose(1, 0, 2))
         dWb = dZ2 @ AX[d, :, :T].reshape(n + n_x + 1, T * m).T            # (k n, n + n_x + 1): [dWa | dWx | db]
         dW = dWb[:, :n + n_x]
         if kind == "gru":                                                 # the candidate saw r * a_prev
@@ -540,7 +535,7 @@ def _sequence_backward(fn, cache, da, dc_last=None):
     cache["released"] = True
     for key in ("AX", "G", "A", "C", "TC", "RA"):                          # the pool owns them now
         cache.pop(key, None)
-    _recycle(dZ, dZt, dx_d, *pooled)
+    _recycle(dZ, dZ2, dx_d, *pooled)
     dx_out = np.ascontiguousarray(dx.transpose(0, 2, 1))
     _recycle(dx)
     return grads, dx_out

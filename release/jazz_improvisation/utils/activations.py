@@ -57,10 +57,14 @@ def sigmoid_inplace(z):
 
 
 def sigmoid_backward_into(s, ds, out):
-    """out = ds * s * (1 - s) without temporaries; s, ds, out broadcast-compatible, out written."""
+    """out = ds * s * (1 - s) without temporaries; s, ds, out broadcast-compatible, out written.
+
+    ds None: out = s * (1 - s), the bare derivative (one pass fewer than ds = 1).
+    """
     np.subtract(1.0, s, out=out)
     out *= s
-    out *= ds
+    if ds is not None:
+        out *= ds
     return out
 
 
