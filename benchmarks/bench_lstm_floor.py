@@ -4,7 +4,8 @@ Runs in the course venv (no PyTorch needed):
 
     .venv/bin/python benchmarks/bench_lstm_floor.py [--repeats 300]
 
-For each LSTM shape of bench_recurrent.py it times forward + backward twice, in alternating rounds:
+For each LSTM shape in bench_recurrent.SHAPES, built by bench_recurrent.numpy_case, it times forward +
+backward twice, in alternating rounds:
 - "full": utils/recurrent.py as it is;
 - "floor": the same code with the three LSTM cell kernels (forward step, derivative factors, backward
   step) replaced by stand-ins that do no elementwise maths but keep the backward step's recurrent
@@ -20,15 +21,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.bench_recurrent import timings  # noqa: E402
+from benchmarks.bench_recurrent import SHAPES, numpy_case, timings  # noqa: E402
 from utils import recurrent  # noqa: E402
-
-# name, n_x, n_a, m, T, bidirectional (the LSTM shapes of bench_recurrent.SHAPES)
-SHAPES = [
-    ("jazz LSTM", 90, 64, 60, 30, False),
-    ("dates pre-attn BiLSTM", 37, 32, 100, 30, True),
-    ("dates post-attn LSTM", 64, 64, 100, 10, False),
-]
 
 
 @contextlib.contextmanager
@@ -54,31 +48,6 @@ def without_cell_maths():
         recurrent._lstm_kernel, recurrent._lstm_factors, recurrent._lstm_kernel_backward = saved
 
 
-def make_step(n_x, n_a, m, T, bidirectional, rng):
-    """A function running forward + backward once at this shape, in float32."""
-    def cell():
-        p = {}
-        for g in "fioc":
-            p["W" + g] = (0.1 * rng.standard_normal((n_a, n_a + n_x))).astype(np.float32)
-            p["b" + g] = np.zeros((n_a, 1), np.float32)
-        return p
-    x = rng.standard_normal((n_x, m, T)).astype(np.float32)
-    G = rng.standard_normal(((2 if bidirectional else 1) * n_a, m, T)).astype(np.float32)
-    if bidirectional:
-        params = {"fwd": cell(), "bwd": cell()}
-
-        def step():
-            _, cache = recurrent.bidirectional_forward(x, params, "lstm")
-            recurrent.bidirectional_backward(G, cache)
-    else:
-        params = cell()
-
-        def step():
-            _, cache = recurrent.lstm_sequence_forward(x, params)
-            recurrent.lstm_sequence_backward(G, cache)
-    return step
-
-
 def median_ms(fn, repeats):
     return 1e3 * float(np.median(timings(fn, repeats, warmup=5)))
 
@@ -95,8 +64,10 @@ def main(argv=None):
           f"of {args.repeats} calls\n")
     print(f"{'shape':24s}{'full ms':>9s}{'floor ms':>10s}{'elementwise ms':>16s}{'share':>7s}")
     print("-" * 66)
-    for name, *shape in SHAPES:
-        step = make_step(*shape, rng)
+    for name, kind, *shape in SHAPES:
+        if kind != "lstm":
+            continue
+        step = numpy_case(kind, *shape, rng)
         full, floor = [], []
         for _ in range(args.rounds):
             full.append(median_ms(step, args.repeats))

@@ -5,7 +5,7 @@ Only behaviour is checked here, never a time (timings live in the benchmark's ou
 import numpy as np
 import pytest
 
-from benchmarks import bench_lstm_floor
+from benchmarks import bench_lstm_floor, bench_recurrent
 from utils import recurrent
 
 
@@ -18,7 +18,7 @@ def _forward_backward(x, p, G):
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_floor_step_runs_at_a_small_shape(bidirectional):
     """The stand-ins accept the arguments the sequence code passes (a signature drift would raise here)."""
-    step = bench_lstm_floor.make_step(5, 4, 3, 6, bidirectional, np.random.default_rng(0))
+    step = bench_recurrent.numpy_case("lstm", 5, 4, 3, 6, bidirectional, np.random.default_rng(0))
     with bench_lstm_floor.without_cell_maths():
         step()
     step()
