@@ -1,0 +1,304 @@
+"""The date-translation model: character-level translation with attention ("3rd of March 2001" -> 2001-03-03).
+
+This is the answer key of assignment 4 (date_translation): no release of that assignment ships this module.
+Its functions therefore carry their own names (``encode_texts``, ``attention_forward``, ``forward``,
+``translate_texts``, ``match_rate``), none of them the name of a graded function.
+
+The model (the sizes of the original course; 52,960 parameters when the human vocabulary has 37 symbols)::
+
+    X (n_h, m, T_x) one-hot characters
+      -> bidirectional LSTM, n_a = 32 each way          a (2 n_a, m, T_x)
+      -> for t = 1 .. T_y:
+           attention step: e = relu(W2 tanh(W1 [repeat(s_prev); a] + b1) + b2)   (1, m, T_x)
+                           alphas = softmax of e over time, context = sum_t alphas a   (2 n_a, m)
+           post-attention LSTM step (n_s = 64), input the context: s, c = lstm(context, s, c)
+           logits_t = Wy s + by (n_y, m), Y_hat_t = softmax(logits_t)
+    s and c start at zero; the decoder never sees its previous output, so the greedy argmax at every step
+    is the most probable output string.
+
+Parameters (nested dict; gradients mirror it with "d" before every key, as utils.optim expects)::
+
+    {"pre": {"fwd": LSTM cell, "bwd": LSTM cell},     Wf, Wi, Wc, Wo (n_a, n_a + n_h), bf, bi, bc, bo (n_a, 1)
+     "attention": {"W1" (n_e, n_s + 2 n_a), "b1" (n_e, 1), "W2" (1, n_e), "b2" (1, 1)},
+     "post": LSTM cell,                               Wf, ... (n_s, n_s + 2 n_a), bf, ... (n_s, 1)
+     "output": {"Wy" (n_y, n_s), "by" (n_y, 1)}}
+
+W1's first n_s columns act on s_prev, the other 2 n_a on a (the order [repeat(s_prev); a] of the concatenation).
+The model's forward computes W1's a-part once for all T_y steps (it does not depend on t); the result is the
+same as concatenating at every step.
+"""
+import numpy as np
+
+from utils import init, losses
+from utils.activations import softmax
+from utils.io import dense_param_count, lstm_param_count
+from utils.recurrent import bidirectional_backward, bidirectional_forward, lstm_step_backward, lstm_step_forward
+
+T_X, T_Y = 30, 10
+N_A, N_S, N_E, N_Y = 32, 64, 10, 11
+PAD, UNK = "<pad>", "<unk>"
+
+
+# --------------------------------------------------------------------------- sizes and parameters
+
+def param_count(n_h, n_a=N_A, n_s=N_S, n_e=N_E, n_y=N_Y):
+    """Number of parameters: 2 LSTM(n_h -> n_a) + Dense(n_s + 2 n_a -> n_e) + Dense(n_e -> 1)
+    + LSTM(2 n_a -> n_s) + Dense(n_s -> n_y). With the default sizes, 43,488 + 256 n_h (52,960 at n_h = 37)."""
+    return (2 * lstm_param_count(n_h, n_a) + dense_param_count(n_s + 2 * n_a, n_e) + dense_param_count(n_e, 1)
+            + lstm_param_count(2 * n_a, n_s) + dense_param_count(n_s, n_y))
+
+
+def initialize(n_h, rng, n_a=N_A, n_s=N_S, n_e=N_E, n_y=N_Y, dtype=np.float64):
+    """Fresh parameters (module docstring for the layout). n_h: human vocabulary size; rng: numpy Generator.
+    LSTM weights: orthogonal recurrent part, Glorot input part, forget bias 1; dense weights Glorot, biases 0."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"initialize: rng should be a numpy.random.Generator, got {type(rng).__name__}")
+    return {"pre": {"fwd": init.lstm_params(n_h, n_a, rng, dtype), "bwd": init.lstm_params(n_h, n_a, rng, dtype)},
+            "attention": init.attention_params(n_s, 2 * n_a, n_e, rng, dtype),
+            "post": init.lstm_params(2 * n_a, n_s, rng, dtype),
+            "output": init.dense_params(n_s, n_y, rng, dtype, ("Wy", "by"))}
+
+
+def sizes(params):
+    """dict n_h, n_a, n_s, n_e, n_y read from the parameter shapes."""
+    n_a, n_ah = params["pre"]["fwd"]["Wf"].shape
+    return {"n_h": n_ah - n_a, "n_a": n_a, "n_s": params["post"]["Wf"].shape[0],
+            "n_e": params["attention"]["W1"].shape[0], "n_y": params["output"]["Wy"].shape[0]}
+
+
+def cast(params, dtype):
+    """A copy of a (nested) parameter dict with every array converted to dtype."""
+    return {k: cast(v, dtype) if isinstance(v, dict) else np.asarray(v, dtype=dtype).copy() for k, v in params.items()}
+
+
+# --------------------------------------------------------------------------- text <-> arrays
+
+def encode_texts(texts, vocab, length):
+    """Character indices of strings: lower-cased, cut to ``length``, padded with vocab["<pad>"] at the end;
+    characters outside the vocabulary become vocab["<unk>"] (when the vocabulary has one).
+
+    texts: list of str (m of them); vocab: dict character -> index. Returns int array (m, length).
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    pad = vocab.get(PAD, vocab.get("-", 0))
+    unk = vocab.get(UNK)
+    out = np.full((len(texts), length), pad, dtype=np.int64)
+    for i, text in enumerate(texts):
+        for t, ch in enumerate(str(text).lower()[:length]):
+            idx = vocab.get(ch, unk)
+            if idx is None:
+                raise KeyError(f"character {ch!r} of {text!r} is not in the vocabulary, which has no '{UNK}'")
+            out[i, t] = idx
+    return out
+
+
+def one_hot(indices, n, dtype=np.float64):
+    """indices int (m, T) with values in [0, n) -> one-hot (n, m, T) in the course layout."""
+    indices = np.asarray(indices)
+    out = np.zeros((n,) + indices.shape, dtype=dtype)
+    np.put_along_axis(out, indices[None], 1, axis=0)
+    return out
+
+
+def decode(indices, inv_vocab):
+    """int (m, T) -> list of m strings, inv_vocab: dict index -> character."""
+    return ["".join(inv_vocab[int(i)] for i in row) for row in np.asarray(indices)]
+
+
+# --------------------------------------------------------------------------- attention step
+
+def attention_forward(a, s_prev, params, a_proj=None):
+    """One attention step: e = relu(W2 tanh(W1 [repeat(s_prev); a] + b1) + b2), alphas = softmax over time,
+    context = sum over time of alphas a.
+
+    a (n_a2, m, T_x) pre-attention states; s_prev (n_s, m); params W1 (n_e, n_s + n_a2), b1 (n_e, 1),
+    W2 (1, n_e), b2 (1, 1). a_proj: optional (n_e, m, T_x), W1[:, n_s:] applied to a, computed once by the
+    caller when several steps share a.
+    Returns context (n_a2, m), alphas (1, m, T_x) (summing to 1 over T_x) and cache.
+    """
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    n_a2, m, T_x = a.shape
+    n_s, n_e = s_prev.shape[0], W1.shape[0]
+    if W1.shape != (n_e, n_s + n_a2):
+        raise ValueError(f"attention_forward: W1 should be (n_e, n_s + n_a) = (n_e, {n_s} + {n_a2}), got {W1.shape}")
+    given = a_proj is not None
+    if not given:
+        a_proj = (W1[:, n_s:] @ a.reshape(n_a2, m * T_x)).reshape(n_e, m, T_x)
+    h = np.tanh(a_proj + (W1[:, :n_s] @ s_prev + b1)[:, :, None])                 # (n_e, m, T_x)
+    e = (W2 @ h.reshape(n_e, m * T_x)).reshape(1, m, T_x) + b2.reshape(1, 1, 1)   # (1, m, T_x)
+    energies = np.maximum(e, 0)
+    alphas = softmax(energies, axis=2)
+    context = np.matmul(a.transpose(1, 0, 2), alphas.reshape(m, T_x, 1)).reshape(m, n_a2).T   # (n_a2, m)
+    return context, alphas, (a, s_prev, params, h, e, alphas, given)
+
+
+def attention_backward(dcontext, cache):
+    """Backward of ``attention_forward``. dcontext (n_a2, m).
+
+    Returns dict da (n_a2, m, T_x), ds_prev (n_s, m), dW1 (n_e, n_s + n_a2), db1 (n_e, 1), dW2 (1, n_e),
+    db2 (1, 1). When the forward was given a_proj, the path through it is returned as da_proj (n_e, m, T_x)
+    instead (da and dW1's a-columns then leave it out: the caller applies W1's a-part once).
+    """
+    a, s_prev, params, h, e, alphas, given = cache
+    W1, W2 = params["W1"], params["W2"]
+    n_a2, m, T_x = a.shape
+    n_s, n_e = s_prev.shape[0], W1.shape[0]
+    dalphas = np.matmul(dcontext.T.reshape(m, 1, n_a2), a.transpose(1, 0, 2)).reshape(1, m, T_x)
+    da = alphas * dcontext[:, :, None]                                            # (n_a2, m, T_x)
+    de = alphas * (dalphas - np.sum(dalphas * alphas, axis=2, keepdims=True))
+    de = de * (e > 0)                                                             # relu
+    de2 = de.reshape(1, m * T_x)
+    h2 = h.reshape(n_e, m * T_x)
+    dW2 = de2 @ h2.T
+    db2 = de2.sum(axis=1, keepdims=True)
+    dz = (W2.T @ de2) * (1 - h2 * h2)                                             # (n_e, m T_x)
+    db1 = dz.sum(axis=1, keepdims=True)
+    dz_s = dz.reshape(n_e, m, T_x).sum(axis=2)                                    # (n_e, m)
+    dW1 = np.zeros_like(W1)
+    dW1[:, :n_s] = dz_s @ s_prev.T
+    grads = {"ds_prev": W1[:, :n_s].T @ dz_s, "dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+    if given:
+        grads["da_proj"] = dz.reshape(n_e, m, T_x)
+    else:
+        dW1[:, n_s:] = dz @ a.reshape(n_a2, m * T_x).T
+        da += (W1[:, n_s:].T @ dz).reshape(n_a2, m, T_x)
+    grads["da"] = da
+    return grads
+
+
+# --------------------------------------------------------------------------- the whole model
+
+def forward(X, params, T_y=T_Y):
+    """The model's forward pass.
+
+    X (n_h, m, T_x) one-hot characters (any float array of that shape); params as in the module docstring.
+    Returns Y_hat (n_y, m, T_y) probabilities, alphas (T_x, m, T_y) attention weights (column t: the weights
+    the output step t gave to each input character) and cache (cache["logits"] (n_y, m, T_y)).
+    """
+    X = np.asarray(X)
+    n_h = sizes(params)["n_h"]
+    if X.ndim != 3 or X.shape[0] != n_h:
+        raise ValueError(f"forward: X should be one-hot of shape (n_h, m, T_x) with n_h = {n_h}, got {X.shape}")
+    att, post, out = params["attention"], params["post"], params["output"]
+    a, pre_cache = bidirectional_forward(X, params["pre"], "lstm")                # (2 n_a, m, T_x)
+    n_a2, m, T_x = a.shape
+    n_s, n_e = post["Wf"].shape[0], att["W1"].shape[0]
+    a_proj = (att["W1"][:, n_s:] @ a.reshape(n_a2, m * T_x)).reshape(n_e, m, T_x)
+    s = np.zeros((n_s, m), dtype=a.dtype)
+    c = np.zeros_like(s)
+    logits = np.empty((out["Wy"].shape[0], m, T_y), dtype=a.dtype)
+    alphas = np.empty((T_x, m, T_y), dtype=a.dtype)
+    steps = []
+    for t in range(T_y):
+        context, alpha, att_cache = attention_forward(a, s, att, a_proj)
+        s, c, lstm_cache = lstm_step_forward(context, s, c, post)
+        logits[:, :, t] = out["Wy"] @ s + out["by"]
+        alphas[:, :, t] = alpha[0].T
+        steps.append((att_cache, lstm_cache, s))
+    Y_hat = softmax(logits, axis=0)
+    return Y_hat, alphas, {"logits": logits, "a": a, "pre": pre_cache, "steps": steps, "params": params}
+
+
+def backward(dlogits, cache):
+    """Backward of ``forward``. dlogits (n_y, m, T_y): gradient of the loss w.r.t. cache["logits"] (what
+    utils.losses.softmax_cross_entropy returns).
+
+    Returns gradients mirroring the parameters: {"dpre": {"dfwd": ..., "dbwd": ...}, "dattention": {...},
+    "dpost": {...}, "doutput": {"dWy", "dby"}}, plus "dX" (n_h, m, T_x).
+    """
+    params, a, steps = cache["params"], cache["a"], cache["steps"]
+    att, post, out = params["attention"], params["post"], params["output"]
+    n_a2, m, T_x = a.shape
+    n_s, n_e = post["Wf"].shape[0], att["W1"].shape[0]
+    dt = a.dtype
+    g_att = {"d" + k: np.zeros_like(v) for k, v in att.items()}
+    g_post = {"d" + k: np.zeros_like(v) for k, v in post.items()}
+    dWy, dby = np.zeros_like(out["Wy"]), np.zeros_like(out["by"])
+    da = np.zeros_like(a)
+    da_proj = np.zeros((n_e, m, T_x), dtype=dt)
+    ds = np.zeros((n_s, m), dtype=dt)
+    dc = np.zeros((n_s, m), dtype=dt)
+    for t in reversed(range(len(steps))):
+        att_cache, lstm_cache, s = steps[t]
+        dlog = dlogits[:, :, t]
+        dWy += dlog @ s.T
+        dby += dlog.sum(axis=1, keepdims=True)
+        ds = ds + out["Wy"].T @ dlog
+        g = lstm_step_backward(ds, dc, lstm_cache)
+        for k in g_post:
+            g_post[k] += g[k]
+        ga = attention_backward(g["dxt"], att_cache)
+        for k in g_att:
+            g_att[k] += ga[k]
+        da += ga["da"]
+        da_proj += ga["da_proj"]
+        ds, dc = g["da_prev"] + ga["ds_prev"], g["dc_prev"]
+    dp2 = da_proj.reshape(n_e, m * T_x)
+    g_att["dW1"][:, n_s:] += dp2 @ a.reshape(n_a2, m * T_x).T
+    da += (att["W1"][:, n_s:].T @ dp2).reshape(n_a2, m, T_x)
+    g_pre = bidirectional_backward(da, cache["pre"])
+    return {"dpre": {"dfwd": g_pre["dfwd"], "dbwd": g_pre["dbwd"]}, "dattention": g_att, "dpost": g_post,
+            "doutput": {"dWy": dWy, "dby": dby}, "dX": g_pre["dx"]}
+
+
+def loss(cache, labels):
+    """Mean softmax cross-entropy over every output position (example and step).
+
+    cache from ``forward``; labels int (m, T_y) class ids, or one-hot (n_y, m, T_y).
+    Returns loss (float) and dlogits (n_y, m, T_y), the input of ``backward``.
+    """
+    return losses.softmax_cross_entropy(cache["logits"], labels)
+
+
+def loss_and_grads(X, labels, params, T_y=None):
+    """Forward, loss and backward in one call. X (n_h, m, T_x); labels int (m, T_y).
+    Returns loss (float) and gradients (as ``backward``)."""
+    labels = np.asarray(labels)
+    _, _, cache = forward(X, params, labels.shape[-1] if T_y is None else T_y)
+    value, dlogits = loss(cache, labels)
+    return value, backward(dlogits, cache)
+
+
+# --------------------------------------------------------------------------- using a trained model
+
+def predict(X, params, T_y=T_Y, batch=1000):
+    """Greedy predictions: the argmax class at every output step. X (n_h, m, T_x) -> int (m, T_y)."""
+    m = X.shape[1]
+    out = np.empty((m, T_y), dtype=np.int64)
+    for i in range(0, m, batch):
+        Y_hat, _, _ = forward(X[:, i:i + batch], params, T_y)
+        out[i:i + batch] = Y_hat.argmax(axis=0)
+    return out
+
+
+def translate_texts(texts, params, human_vocab, inv_machine_vocab, T_x=T_X, T_y=T_Y):
+    """Raw strings -> list of predicted machine strings (e.g. '2001-03-03'), one per text, in order.
+
+    texts: list of str; human_vocab: dict character -> index; inv_machine_vocab: dict index -> character.
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    n_h = sizes(params)["n_h"]
+    if len(human_vocab) != n_h:
+        raise ValueError(f"translate_texts: the vocabulary has {len(human_vocab)} symbols, the parameters "
+                         f"expect n_h = {n_h}")
+    dtype = params["output"]["Wy"].dtype
+    X = one_hot(encode_texts(list(texts), human_vocab, T_x), n_h, dtype)
+    return decode(predict(X, params, T_y), inv_machine_vocab)
+
+
+def match_rate(predictions, targets):
+    """Share of whole strings predicted exactly, and share correct at each character position.
+
+    predictions, targets: lists of equal-length strings (m of them, T_y characters).
+    Returns (overall float, per_position float array (T_y,)).
+    """
+    if len(predictions) != len(targets):
+        raise ValueError(f"match_rate: {len(predictions)} predictions for {len(targets)} targets")
+    if not targets:
+        return 0.0, np.zeros(0)
+    T = max(len(t) for t in targets)
+    p = np.array([list(s.ljust(T)[:T]) for s in predictions])
+    q = np.array([list(s.ljust(T)[:T]) for s in targets])
+    return float(np.mean(np.all(p == q, axis=1))), np.mean(p == q, axis=0)
