@@ -17,5 +17,7 @@ losses       sequence softmax cross-entropy, per-step binary cross-entropy
 init, optim, io   initialisers; SGD and Adam with clipping; .npz save/load and parameter counts
 char_model   the character-level RNN language model of dinosaur_island
 music        MIDI corpus loading, tokens, training set, MIDI/WAV output, piano roll
+dates        the date-translation data (pairs, vocabularies) and `python -m utils.dates "3rd of March 2001"`
+nmt          date_translation's attention model, forward and backward (answer key: never shipped with it)
 plots        loss curves and other small figures
 """
