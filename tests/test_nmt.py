@@ -154,9 +154,9 @@ def run_cli(*args):
 
 
 def test_command_line_translates_in_order(pretrained):
-    res = run_cli("3rd of March 2001", "tue 12 jun 2001", "Saturday 9 May 2018", "12/9/87")
+    res = run_cli("3rd of March 2001", "tue 12 jun 2001", "Saturday 12 May 2018", "12/9/87")
     assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["2001-03-03", "2001-06-12", "2018-05-09", "1987-12-09"]
+    assert res.stdout.split() == ["2001-03-03", "2001-06-12", "2018-05-12", "1987-12-09"]
 
 
 def test_command_line_bad_input_gets_an_answer_not_a_traceback(pretrained):
@@ -167,6 +167,7 @@ def test_command_line_bad_input_gets_an_answer_not_a_traceback(pretrained):
     assert len(lines) == 4
     assert all(re.match(r"\d{4}-\d\d-\d\d", line) for line in lines)
     assert "empty" in lines[0] and "first 30 of 200" in lines[1]
+    assert all(line.count("(") == 1 for line in lines)                 # every line carries a note
     assert "<unk>" in lines[2] and "U+4E8C" in lines[2] and "<unk>" in lines[3]
 
 

@@ -11,6 +11,7 @@ The vocabularies are dicts: human_vocab character -> index (the sorted lower-cas
 then "<unk>" and "<pad>"), machine_vocab character -> index ("-" and the digits), inv_machine_vocab
 index -> character. The command line needs utils/nmt.py (the model) and data/dates/weights.npz.
 """
+import datetime
 import json
 import sys
 from pathlib import Path
@@ -89,6 +90,10 @@ def main(argv=None):
     predictions = nmt.translate_texts(texts, params, human, inv_machine)
     for text, iso in zip(texts, predictions):
         notes = [n for n in (_check_text(text),) if n]
+        try:
+            datetime.date.fromisoformat(iso)
+        except ValueError:
+            notes.append("not a valid date: the input does not read as one")
         unknown = sorted({ch for ch in text.lower() if ch not in human})
         if unknown:
             shown = (ch if ch.isascii() and ch.isprintable() else f"U+{ord(ch):04X}" for ch in unknown)

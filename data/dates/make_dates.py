@@ -229,7 +229,7 @@ FAMILIES = {
     "year_first": year_first,                                        # 2001-03-04, 2001/3/4, 2001 Mar 4
     "ordinal": hand(ORDINAL),                                        # 3rd of March 2001, the 3rd of march 2001
     "abbrev_dot": hand(ABBREV_DOT),                                  # Mar. 4, 2001, 4 mar 2001
-    "weekday": hand(WEEKDAY, WEEKDAY_YY),                            # tue 12 jun 2001, Saturday 9 May 2018
+    "weekday": hand(WEEKDAY, WEEKDAY_YY),                            # tue 12 jun 2001, Saturday 12 May 2018
     "dmy_sep": hand(DMY_SEP, DMY_SEP_YY),                            # 4-Mar-2001, 04.march.2001, 04-MAR-01
     "upper": upper,
     "mixed_case": mixed_case,
