@@ -20,7 +20,7 @@ def tiny_model(seed=0, n_h=5, m=2, T_x=6, T_y=3):
     for k, v in params["attention"].items():                # non-zero biases, energies mostly above the relu kink
         if k.startswith("b"):
             v += rng.normal(0, 0.3, v.shape)
-    params["attention"]["b2"][:] = 0.5
+    params["attention"]["b2"][:] = 0.05
     X = rng.normal(size=(n_h, m, T_x))
     labels = rng.integers(0, TINY["n_y"], size=(m, T_y))
     return params, X, labels
@@ -35,15 +35,33 @@ def test_parameter_count():
     assert io.count_params(nmt.initialize(n_h, rng)) == nmt.param_count(n_h) == 43_488 + 256 * n_h
 
 
-def test_whole_model_gradient_check():
-    """Every parameter and the input match centred differences (float64, h = 1e-5, relative error < 1e-7)."""
-    params, X, labels = tiny_model()
-    _, grads = nmt.loss_and_grads(X, labels, params)
+def check_model(params, X, loss):
+    _, _, cache = nmt.forward(X, params, 3)
+    energies = np.concatenate([step[0][4].ravel() for step in cache["steps"]])
+    assert energies.min() < -1e-4 and energies.max() > 1e-4          # the relu is both open and closed ...
+    assert np.abs(energies).min() > 1e-4                             # ... and no energy sits on its kink
+    value, dlogits = loss(cache)
+    grads = nmt.backward(dlogits, cache)
     arrays, analytic = {"X": X}, {"X": grads["dX"]}
     for path, p, g in optim.pairs(params, grads):
         arrays[path], analytic[path] = p, g
-    errors = gradcheck.assert_gradients(lambda: nmt.loss_and_grads(X, labels, params)[0], arrays, analytic)
+    errors = gradcheck.assert_gradients(lambda: loss(nmt.forward(X, params, 3)[2])[0], arrays, analytic)
     assert len(errors) == 31
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_whole_model_gradient_check(seed):
+    """Every parameter and the input match centred differences (float64, h = 1e-5, relative error < 1e-7),
+    for a random linear function of the logits (gradients of order 1; errors about 1e-9)."""
+    params, X, _ = tiny_model(seed)
+    w = np.random.default_rng(seed + 100).normal(size=(TINY["n_y"], 2, 3))
+    check_model(params, X, lambda cache: (float(np.sum(w * cache["logits"])), w))
+
+
+def test_whole_model_gradient_check_through_the_loss():
+    """The same through the mean cross-entropy of utils.losses (smaller gradients: errors about 3e-8)."""
+    params, X, labels = tiny_model(2)
+    check_model(params, X, lambda cache: nmt.loss(cache, labels))
 
 
 def test_attention_step_alone_gradient_check_and_library_agreement():
