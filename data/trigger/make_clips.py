@@ -79,7 +79,7 @@ class Espeak:
     """libespeak-ng, synchronous, its audio handed back as int16 arrays at ``self.rate`` (22,050 Hz)."""
 
     _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
-    _RETRIEVAL = 1                     # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_RETRIEVAL
+    _SYNCHRONOUS = 2                   # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS (no playback, no thread)
     _RATE, _PITCH, _RANGE = 1, 3, 4    # espeak_PARAMETER ids
     _POS_CHARACTER = 1
 
@@ -98,7 +98,7 @@ class Espeak:
                                           ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
         self._chunks = []
         self._callback = self._CALLBACK(self._collect)             # kept alive as long as self
-        self.rate = self.lib.espeak_Initialize(self._RETRIEVAL, 0, espeakng_loader.get_data_path().encode(), 0)
+        self.rate = self.lib.espeak_Initialize(self._SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0)
         if self.rate <= 0:
             raise RuntimeError(f"espeak_Initialize failed ({self.rate})")
         self.lib.espeak_SetSynthCallback(self._callback)
