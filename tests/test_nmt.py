@@ -37,7 +37,7 @@ def test_parameter_count():
 
 def check_model(params, X, loss):
     _, _, cache = nmt.forward(X, params, 3)
-    energies = np.concatenate([step[0][4].ravel() for step in cache["steps"]])
+    energies = np.concatenate([step[0][5].ravel() for step in cache["steps"]])
     assert energies.min() < -1e-4 and energies.max() > 1e-4          # the relu is both open and closed ...
     assert np.abs(energies).min() > 1e-4                             # ... and no energy sits on its kink
     value, dlogits = loss(cache)
@@ -78,12 +78,33 @@ def test_attention_step_alone_gradient_check_and_library_agreement():
     ref, ref_cache = layers.attention_step_forward(a, s, p)
     np.testing.assert_allclose(context, ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(alphas, ref_cache["alphas"], rtol=1e-12, atol=1e-12)
-    proj = (p["W1"][:, n_s:] @ a.reshape(n_a2, -1)).reshape(n_e, m, T_x)
-    np.testing.assert_allclose(nmt.attention_forward(a, s, p, proj)[0], context, rtol=1e-12)
+    shared = nmt.attention_shared(a, p, n_s)
+    np.testing.assert_allclose(nmt.attention_forward(a, s, p, shared)[0], context, rtol=1e-12)
     g = nmt.attention_backward(w, cache)
     loss = lambda: float(np.sum(w * nmt.attention_forward(a, s, p)[0]))   # noqa: E731
     gradcheck.assert_gradients(loss, {"a": a, "s": s, **p},
                                {"a": g["da"], "s": g["ds_prev"], **{k: g["d" + k] for k in p}})
+
+
+def test_a_plugged_attention_step_gives_the_same_model():
+    """forward/backward with another attention step (here utils.layers') give the same outputs and gradients."""
+    params, X, labels = tiny_model(2)
+
+    def step(a, s, p):
+        context, cache = layers.attention_step_forward(a, s, p)
+        return context, cache["alphas"], cache
+
+    Y1, al1, c1 = nmt.forward(X, params, 3)
+    Y2, al2, c2 = nmt.forward(X, params, 3, attention_step=step)
+    np.testing.assert_allclose(Y2, Y1, rtol=1e-12)
+    np.testing.assert_allclose(al2, al1, rtol=1e-12)
+    g1 = nmt.backward(nmt.loss(c1, labels)[1], c1)
+    with pytest.raises(ValueError, match="attention_step_backward"):
+        nmt.backward(nmt.loss(c2, labels)[1], c2)
+    g2 = nmt.backward(nmt.loss(c2, labels)[1], c2, layers.attention_step_backward)
+    for (path, _, a), (_, _, b) in zip(optim.pairs(params, g1), optim.pairs(params, g2)):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-15, err_msg=path)
+    np.testing.assert_allclose(g2["dX"], g1["dX"], rtol=1e-9, atol=1e-15)
 
 
 def test_forward_shapes_and_probabilities():

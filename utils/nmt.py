@@ -108,71 +108,90 @@ def decode(indices, inv_vocab):
 
 # --------------------------------------------------------------------------- attention step
 
-def attention_forward(a, s_prev, params, a_proj=None):
+def attention_shared(a, params, n_s):
+    """What every attention step over the same states a can share: proj (n_e, m, T_x), W1's a-columns applied
+    to a (the part of W1 [repeat(s_prev); a] that does not change with s_prev), and a_mT (m, n_a2, T_x), a
+    contiguous copy of a with the examples first (for the batched matmuls of the weighted sum).
+    a (n_a2, m, T_x); params as in ``attention_forward``; n_s: size of s_prev."""
+    W1 = params["W1"]
+    n_a2, m, T_x = a.shape
+    proj = (W1[:, n_s:] @ a.reshape(n_a2, m * T_x)).reshape(W1.shape[0], m, T_x)
+    return {"proj": proj, "a_mT": np.ascontiguousarray(a.transpose(1, 0, 2))}
+
+
+def attention_forward(a, s_prev, params, shared=None):
     """One attention step: e = relu(W2 tanh(W1 [repeat(s_prev); a] + b1) + b2), alphas = softmax over time,
     context = sum over time of alphas a.
 
     a (n_a2, m, T_x) pre-attention states; s_prev (n_s, m); params W1 (n_e, n_s + n_a2), b1 (n_e, 1),
-    W2 (1, n_e), b2 (1, 1). a_proj: optional (n_e, m, T_x), W1[:, n_s:] applied to a, computed once by the
-    caller when several steps share a.
+    W2 (1, n_e), b2 (1, 1). shared: optional ``attention_shared(a, params, n_s)``, computed once by a caller
+    that runs several steps over the same a (the results are the same).
     Returns context (n_a2, m), alphas (1, m, T_x) (summing to 1 over T_x) and cache.
     """
     W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    a, s_prev = np.asarray(a), np.asarray(s_prev)
+    if a.ndim != 3 or s_prev.ndim != 2 or s_prev.shape[1] != a.shape[1]:
+        raise ValueError(f"attention_forward: a should be (n_a, m, T_x) and s_prev (n_s, m), got a {a.shape}, "
+                         f"s_prev {s_prev.shape}")
     n_a2, m, T_x = a.shape
     n_s, n_e = s_prev.shape[0], W1.shape[0]
     if W1.shape != (n_e, n_s + n_a2):
         raise ValueError(f"attention_forward: W1 should be (n_e, n_s + n_a) = (n_e, {n_s} + {n_a2}), got {W1.shape}")
-    given = a_proj is not None
+    given = shared is not None
     if not given:
-        a_proj = (W1[:, n_s:] @ a.reshape(n_a2, m * T_x)).reshape(n_e, m, T_x)
-    h = np.tanh(a_proj + (W1[:, :n_s] @ s_prev + b1)[:, :, None])                 # (n_e, m, T_x)
+        shared = attention_shared(a, params, n_s)
+    h = np.tanh(shared["proj"] + (W1[:, :n_s] @ s_prev + b1)[:, :, None])       # (n_e, m, T_x)
     e = (W2 @ h.reshape(n_e, m * T_x)).reshape(1, m, T_x) + b2.reshape(1, 1, 1)   # (1, m, T_x)
-    energies = np.maximum(e, 0)
-    alphas = softmax(energies, axis=2)
-    context = np.matmul(a.transpose(1, 0, 2), alphas.reshape(m, T_x, 1)).reshape(m, n_a2).T   # (n_a2, m)
-    return context, alphas, (a, s_prev, params, h, e, alphas, given)
+    alphas = softmax(np.maximum(e, 0), axis=2)
+    context = np.matmul(shared["a_mT"], alphas.reshape(m, T_x, 1)).reshape(m, n_a2).T   # (n_a2, m)
+    return context, alphas, (a, s_prev, params, shared, h, e, alphas, given)
+
+
+def _attention_backward_inner(dcontext, cache):
+    """Every gradient of an attention step except the ones w.r.t. a: ds_prev, dW1 (its s_prev-columns only),
+    db1, dW2, db2, and dproj (n_e, m, T_x), the gradient w.r.t. shared["proj"]."""
+    a, s_prev, params, shared, h, e, alphas, _ = cache
+    W1, W2 = params["W1"], params["W2"]
+    n_a2, m, T_x = a.shape
+    n_s, n_e = s_prev.shape[0], W1.shape[0]
+    dalphas = np.matmul(dcontext.T.reshape(m, 1, n_a2), shared["a_mT"]).reshape(1, m, T_x)
+    de = alphas * (dalphas - np.sum(dalphas * alphas, axis=2, keepdims=True))    # softmax over time
+    de *= e > 0                                                                   # relu
+    de2 = de.reshape(1, m * T_x)
+    h2 = h.reshape(n_e, m * T_x)
+    dz = (W2.T @ de2) * (1 - h2 * h2)                                             # (n_e, m T_x), tanh
+    dz_s = dz.reshape(n_e, m, T_x).sum(axis=2)                                    # (n_e, m): repeat
+    dW1 = np.zeros_like(W1)
+    dW1[:, :n_s] = dz_s @ s_prev.T
+    return {"ds_prev": W1[:, :n_s].T @ dz_s, "dW1": dW1, "db1": dz.sum(axis=1, keepdims=True),
+            "dW2": de2 @ h2.T, "db2": de2.sum(axis=1, keepdims=True), "dproj": dz.reshape(n_e, m, T_x)}
 
 
 def attention_backward(dcontext, cache):
     """Backward of ``attention_forward``. dcontext (n_a2, m).
 
     Returns dict da (n_a2, m, T_x), ds_prev (n_s, m), dW1 (n_e, n_s + n_a2), db1 (n_e, 1), dW2 (1, n_e),
-    db2 (1, 1). When the forward was given a_proj, the path through it is returned as da_proj (n_e, m, T_x)
-    instead (da and dW1's a-columns then leave it out: the caller applies W1's a-part once).
+    db2 (1, 1).
     """
-    a, s_prev, params, h, e, alphas, given = cache
-    W1, W2 = params["W1"], params["W2"]
+    a, s_prev, params, _, _, _, alphas, _ = cache
     n_a2, m, T_x = a.shape
-    n_s, n_e = s_prev.shape[0], W1.shape[0]
-    dalphas = np.matmul(dcontext.T.reshape(m, 1, n_a2), a.transpose(1, 0, 2)).reshape(1, m, T_x)
-    da = alphas * dcontext[:, :, None]                                            # (n_a2, m, T_x)
-    de = alphas * (dalphas - np.sum(dalphas * alphas, axis=2, keepdims=True))
-    de = de * (e > 0)                                                             # relu
-    de2 = de.reshape(1, m * T_x)
-    h2 = h.reshape(n_e, m * T_x)
-    dW2 = de2 @ h2.T
-    db2 = de2.sum(axis=1, keepdims=True)
-    dz = (W2.T @ de2) * (1 - h2 * h2)                                             # (n_e, m T_x)
-    db1 = dz.sum(axis=1, keepdims=True)
-    dz_s = dz.reshape(n_e, m, T_x).sum(axis=2)                                    # (n_e, m)
-    dW1 = np.zeros_like(W1)
-    dW1[:, :n_s] = dz_s @ s_prev.T
-    grads = {"ds_prev": W1[:, :n_s].T @ dz_s, "dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
-    if given:
-        grads["da_proj"] = dz.reshape(n_e, m, T_x)
-    else:
-        dW1[:, n_s:] = dz @ a.reshape(n_a2, m * T_x).T
-        da += (W1[:, n_s:].T @ dz).reshape(n_a2, m, T_x)
-    grads["da"] = da
+    n_s = s_prev.shape[0]
+    grads = _attention_backward_inner(dcontext, cache)
+    dz = grads.pop("dproj").reshape(-1, m * T_x)
+    grads["dW1"][:, n_s:] = dz @ a.reshape(n_a2, m * T_x).T
+    grads["da"] = alphas * dcontext[:, :, None] + (params["W1"][:, n_s:].T @ dz).reshape(n_a2, m, T_x)
     return grads
 
 
 # --------------------------------------------------------------------------- the whole model
 
-def forward(X, params, T_y=T_Y):
+def forward(X, params, T_y=T_Y, attention_step=None):
     """The model's forward pass.
 
     X (n_h, m, T_x) one-hot characters (any float array of that shape); params as in the module docstring.
+    attention_step: optional function (a, s_prev, attention params) -> (context (n_a2, m), alphas with m T_x
+    entries, cache) to use instead of this module's (for instance a student's); ``backward`` then needs its
+    backward too.
     Returns Y_hat (n_y, m, T_y) probabilities, alphas (T_x, m, T_y) attention weights (column t: the weights
     the output step t gave to each input character) and cache (cache["logits"] (n_y, m, T_y)).
     """
@@ -183,43 +202,52 @@ def forward(X, params, T_y=T_Y):
     att, post, out = params["attention"], params["post"], params["output"]
     a, pre_cache = bidirectional_forward(X, params["pre"], "lstm")                # (2 n_a, m, T_x)
     n_a2, m, T_x = a.shape
-    n_s, n_e = post["Wf"].shape[0], att["W1"].shape[0]
-    a_proj = (att["W1"][:, n_s:] @ a.reshape(n_a2, m * T_x)).reshape(n_e, m, T_x)
+    n_s = post["Wf"].shape[0]
+    shared = attention_shared(a, att, n_s) if attention_step is None else None
     s = np.zeros((n_s, m), dtype=a.dtype)
     c = np.zeros_like(s)
     logits = np.empty((out["Wy"].shape[0], m, T_y), dtype=a.dtype)
     alphas = np.empty((T_x, m, T_y), dtype=a.dtype)
     steps = []
     for t in range(T_y):
-        context, alpha, att_cache = attention_forward(a, s, att, a_proj)
+        if attention_step is None:
+            context, alpha, att_cache = attention_forward(a, s, att, shared)
+        else:
+            context, alpha, att_cache = attention_step(a, s, att)
         s, c, lstm_cache = lstm_step_forward(context, s, c, post)
         logits[:, :, t] = out["Wy"] @ s + out["by"]
-        alphas[:, :, t] = alpha[0].T
+        alphas[:, :, t] = np.reshape(alpha, (m, T_x)).T
         steps.append((att_cache, lstm_cache, s))
     Y_hat = softmax(logits, axis=0)
-    return Y_hat, alphas, {"logits": logits, "a": a, "pre": pre_cache, "steps": steps, "params": params}
+    return Y_hat, alphas, {"logits": logits, "alphas": alphas, "a": a, "pre": pre_cache, "steps": steps,
+                           "params": params, "shared": shared}
 
 
-def backward(dlogits, cache):
+def backward(dlogits, cache, attention_step_backward=None):
     """Backward of ``forward``. dlogits (n_y, m, T_y): gradient of the loss w.r.t. cache["logits"] (what
-    utils.losses.softmax_cross_entropy returns).
+    utils.losses.softmax_cross_entropy returns). attention_step_backward: (dcontext, its step's cache) ->
+    dict da, ds_prev, dW1, db1, dW2, db2; needed when ``forward`` ran with an attention_step of its own.
 
     Returns gradients mirroring the parameters: {"dpre": {"dfwd": ..., "dbwd": ...}, "dattention": {...},
     "dpost": {...}, "doutput": {"dWy", "dby"}}, plus "dX" (n_h, m, T_x).
     """
     params, a, steps = cache["params"], cache["a"], cache["steps"]
     att, post, out = params["attention"], params["post"], params["output"]
+    fast = cache["shared"] is not None
+    if not fast and attention_step_backward is None:
+        raise ValueError("backward: forward ran with its own attention_step; pass its attention_step_backward")
     n_a2, m, T_x = a.shape
-    n_s, n_e = post["Wf"].shape[0], att["W1"].shape[0]
+    n_s, T_y = post["Wf"].shape[0], len(steps)
     dt = a.dtype
     g_att = {"d" + k: np.zeros_like(v) for k, v in att.items()}
     g_post = {"d" + k: np.zeros_like(v) for k, v in post.items()}
     dWy, dby = np.zeros_like(out["Wy"]), np.zeros_like(out["by"])
     da = np.zeros_like(a)
-    da_proj = np.zeros((n_e, m, T_x), dtype=dt)
+    dproj = np.zeros_like(cache["shared"]["proj"]) if fast else None
+    dcontexts = np.empty((m, n_a2, T_y), dtype=dt)
     ds = np.zeros((n_s, m), dtype=dt)
     dc = np.zeros((n_s, m), dtype=dt)
-    for t in reversed(range(len(steps))):
+    for t in reversed(range(T_y)):
         att_cache, lstm_cache, s = steps[t]
         dlog = dlogits[:, :, t]
         dWy += dlog @ s.T
@@ -228,15 +256,23 @@ def backward(dlogits, cache):
         g = lstm_step_backward(ds, dc, lstm_cache)
         for k in g_post:
             g_post[k] += g[k]
-        ga = attention_backward(g["dxt"], att_cache)
+        if fast:
+            ga = _attention_backward_inner(g["dxt"], att_cache)
+            dproj += ga["dproj"]
+            dcontexts[:, :, t] = g["dxt"].T
+        else:
+            ga = attention_step_backward(g["dxt"], att_cache)
+            da += ga["da"]
         for k in g_att:
             g_att[k] += ga[k]
-        da += ga["da"]
-        da_proj += ga["da_proj"]
         ds, dc = g["da_prev"] + ga["ds_prev"], g["dc_prev"]
-    dp2 = da_proj.reshape(n_e, m * T_x)
-    g_att["dW1"][:, n_s:] += dp2 @ a.reshape(n_a2, m * T_x).T
-    da += (att["W1"][:, n_s:].T @ dp2).reshape(n_a2, m, T_x)
+    if fast:
+        # W1's a-columns, applied once to the sum over steps; the weighted sums' da = sum_t alphas_t dcontext_t
+        dp2 = dproj.reshape(-1, m * T_x)
+        g_att["dW1"][:, n_s:] += dp2 @ a.reshape(n_a2, m * T_x).T
+        da += (att["W1"][:, n_s:].T @ dp2).reshape(n_a2, m, T_x)
+        alphas_m = np.ascontiguousarray(cache["alphas"].transpose(1, 2, 0))      # (m, T_y, T_x)
+        da += np.matmul(dcontexts, alphas_m).transpose(1, 0, 2)                  # (n_a2, m, T_x)
     g_pre = bidirectional_backward(da, cache["pre"])
     return {"dpre": {"dfwd": g_pre["dfwd"], "dbwd": g_pre["dbwd"]}, "dattention": g_att, "dpost": g_post,
             "doutput": {"dWy": dWy, "dby": dby}, "dX": g_pre["dx"]}
