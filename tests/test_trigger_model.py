@@ -103,3 +103,106 @@ def test_forward_shapes_dtype_and_inference_determinism():
     for k, v in state.items():
         np.testing.assert_array_equal(v["mean"], before[k])
     assert np.all((p1 > 0) & (p1 < 1))
+
+
+# --------------------------------------------------------------------------- spectrogram and examples
+
+def test_power_spectrogram_matches_mlab_and_finds_a_tone():
+    """(101, 5511) for 10 s at 44.1 kHz, equal to matplotlib.mlab.specgram, and a pure tone peaks in its bin."""
+    from matplotlib import mlab
+    rng = np.random.default_rng(0)
+    x = 0.1 * rng.standard_normal(tm.N_SAMPLES)
+    p = tm.power_spectrogram(x)
+    ref = mlab.specgram(x, NFFT=200, Fs=tm.RATE, noverlap=120)[0]
+    assert p.shape == ref.shape == (101, 5511)
+    np.testing.assert_allclose(p, ref, rtol=1e-10, atol=1e-14 * ref.max())
+    tone = np.sin(2 * np.pi * 30 * tm.RATE / 200 * np.arange(tm.N_SAMPLES) / tm.RATE)   # bin 30 exactly
+    assert np.all(np.argmax(tm.power_spectrogram(tone), axis=0) == 30)
+    f = tm.clip_features(x)
+    assert f.shape == (101, 5511) and f.dtype == np.float32
+
+
+def toy_clips(rng):
+    background = 0.01 * rng.standard_normal(tm.N_SAMPLES)
+    activates = [0.5 * np.sin(np.arange(n) * 0.05) for n in (20000, 30000)]
+    negatives = [0.5 * np.sin(np.arange(n) * 0.11) for n in (15000, 25000)]
+    return background, activates, negatives
+
+
+def test_training_example_labels_and_segments():
+    """Labels: 50 ones after each "activate" (fewer only at the end of the clip), none for other words;
+    segments never overlap; the same seed gives the same example."""
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        bg, acts, negs = toy_clips(rng)
+        x, y, segs = tm.make_training_example(bg, acts, negs, rng)
+        assert x.shape == (101, 5511) and y.shape == (1, 1375)
+        for i, (s, e, _) in enumerate(segs):
+            assert 0 <= s <= e < tm.N_SAMPLES
+            assert not tm.segments_overlap((s, e), segs[:i] + segs[i + 1:])
+        expected = np.zeros((1, 1375), np.float32)
+        for s, e, act in segs:
+            if act:
+                end = int(e * 1375 / tm.N_SAMPLES)
+                expected[0, end + 1:end + 51] = 1
+        np.testing.assert_array_equal(y, expected)
+        n_act = sum(act for *_, act in segs)
+        assert y.sum() <= 50 * n_act
+    a = tm.make_training_example(bg, acts, negs, np.random.default_rng(3))
+    b = tm.make_training_example(bg, acts, negs, np.random.default_rng(3))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[2] == b[2]
+    _, y, segs = tm.make_training_example(bg, acts, negs, np.random.default_rng(1), n_activates=0, n_negatives=3)
+    assert y.sum() == 0 and len(segs) == 3
+
+
+def test_label_ones_clipped_at_the_end_and_placement_gives_up():
+    """An "activate" ending in the last steps gets fewer than 50 ones; no room left gives None."""
+    y = tm.label_ones(np.zeros((1, 1375)), tm.N_SAMPLES - 1)
+    assert y.sum() == 0
+    y = tm.label_ones(np.zeros((1, 1375)), int(1360 * tm.N_SAMPLES / 1375) + 10)
+    assert y.sum() == 1374 - 1360
+    rng = np.random.default_rng(0)
+    assert tm.place_clip(100, 60, [(0, 99, True)], rng) is None
+    assert tm.place_clip(100, 101, [], rng) is None
+    assert tm.place_clip(100, 40, [(0, 49, True)], rng) in [(s, s + 39) for s in range(50, 61)]
+
+
+def test_event_scores():
+    """A run ending within 0.5 s after an "activate" end is a true positive, once; others are false."""
+    probs = np.zeros(1375)
+    end_sample = int(400 * tm.N_SAMPLES / 1375) + 5                  # output step 400
+    probs[401:451] = 0.9                                             # the right place
+    probs[700:720] = 0.8                                             # nothing there
+    assert tm.detection_runs(probs, 0.5) == [(401, 450), (700, 719)]
+    assert tm.score_detections(probs, [end_sample]) == (1, 1, 0)
+    assert tm.score_detections(np.zeros(1375), [end_sample]) == (0, 0, 1)
+    late = np.zeros(1375)
+    late[480:500] = 0.9                                              # ends 99 steps (0.72 s) after
+    assert tm.score_detections(late, [end_sample]) == (0, 1, 1)
+    f = tm.evaluate(probs[None, None], np.zeros((1, 1, 1375)), [[(0, end_sample, True)]])
+    assert (f["precision"], f["recall"]) == (0.5, 1.0) and f["f1"] == pytest.approx(2 / 3)
+
+
+def test_load_wav_stereo_uint8_and_bad_files(tmp_path):
+    """Stereo is averaged, uint8 and int16 scale to [-1, 1]; a text file is a ValueError naming it."""
+    from scipy.io import wavfile
+    wavfile.write(tmp_path / "s.wav", 8000, np.array([[16384, -16384], [32767, 32767]], np.int16))
+    x, rate = tm.load_wav(tmp_path / "s.wav")
+    assert rate == 8000 and x.shape == (2,)
+    np.testing.assert_allclose(x, [0.0, 32767 / 32768])
+    wavfile.write(tmp_path / "u.wav", 8000, np.array([128, 255, 0], np.uint8))
+    np.testing.assert_allclose(tm.load_wav(tmp_path / "u.wav")[0], [0.0, 127 / 128, -1.0])
+    (tmp_path / "t.wav").write_text("not audio")
+    with pytest.raises(ValueError, match="t.wav"):
+        tm.load_wav(tmp_path / "t.wav")
+    with pytest.raises(FileNotFoundError):
+        tm.load_wav(tmp_path / "missing.wav")
+    np.testing.assert_allclose(len(tm.to_rate(np.zeros(22050), 22050)), 44100)
+
+
+def test_pretrained_weights_load():
+    """data/trigger/weights.npz holds float32 parameters and batch-norm statistics of the course's shapes."""
+    params, state = tm.load_detector()
+    assert tm.count_detector_params(params, state) == (521_657, 904)
+    assert all(a.dtype == np.float32 for d in params.values() for a in d.values())

@@ -20,4 +20,7 @@ music        MIDI corpus loading, tokens, training set, MIDI/WAV output, piano r
 dates        the date-translation data (pairs, vocabularies) and `python -m utils.dates "3rd of March 2001"`
 nmt          date_translation's attention model, forward and backward (answer key: never shipped with it)
 plots        loss curves and other small figures
+trigger_model  assignment 5's detector (Conv1D + GRU), spectrogram, training examples, event scores
+               (answer key: never shipped with trigger_word)
+trigger      command line: python -m utils.trigger FILE.wav ... prints where "activate" is heard
 """
