@@ -127,6 +127,7 @@ def main(argv=None):
     print(f"n_h = {n_h}, parameters = {io.count_params(params)}, m = {m}, batch = {args.batch}", flush=True)
 
     last_save = time.perf_counter()
+    batch_ms = []                                  # forward + loss + backward of each batch of 100, this session
     while epoch < args.epochs:
         start = time.perf_counter()
         opt.lr = args.lr / (1 + epoch / args.decay_epochs)
@@ -135,9 +136,12 @@ def main(argv=None):
         for i in range(0, m, args.batch):
             idx = order[i:i + args.batch]
             X = nmt.one_hot(Xi[idx], n_h, DTYPE)
+            tick = time.perf_counter()
             Y_hat, _, cache = nmt.forward(X, params)
             value, dlogits = nmt.loss(cache, Yi[idx])
             grads = nmt.backward(dlogits, cache)
+            if len(idx) == 100:
+                batch_ms.append(1000 * (time.perf_counter() - tick))
             grads.pop("dX")
             opt.step(params, grads)
             total += value * len(idx)
@@ -161,6 +165,9 @@ def main(argv=None):
     train_exact, train_fam, _ = evaluate(final, train, human_vocab, inv_machine_vocab)
     figures = {"settings": settings, "n_h": n_h, "parameters": io.count_params(final), "epochs": epoch,
                "training_seconds": round(elapsed, 1), "final_loss": history[-1]["loss"],
+               "fwd_bwd_ms_per_batch_of_100": {"median": round(float(np.median(batch_ms)), 1) if batch_ms else None,
+                                               "min": round(float(np.min(batch_ms)), 1) if batch_ms else None,
+                                               "batches": len(batch_ms)},
                "train_exact_match": train_exact, "test_exact_match": test_exact,
                "test_per_family": {k: {"correct": a, "total": b} for k, (a, b) in test_fam.items()},
                "train_per_family": {k: {"correct": a, "total": b} for k, (a, b) in train_fam.items()},
@@ -169,6 +176,7 @@ def main(argv=None):
     with open(out / "training.json", "w", encoding="utf-8", newline="\n") as f:
         json.dump(figures, f, indent=1)
         f.write("\n")
+    timing = figures["fwd_bwd_ms_per_batch_of_100"]
     table = family_table(train_fam, test_fam)
     wrong = "\n".join(f"| `{h}` | {iso} | {p} | {f} |" for h, iso, p, f in mistakes[:50]) or "| (none) | | | |"
     md = f"""# Training the date-translation model
@@ -180,6 +188,7 @@ Made by `data/dates/train.py` (settings {json.dumps(settings)}), float32, numpy 
 | parameters | {io.count_params(final):,} (n_h = {n_h}) |
 | epochs | {epoch} of {m:,} examples, batches of {args.batch} |
 | training time | {elapsed / 60:.1f} min ({elapsed:.0f} s, training loop only; 2-core machine shared with other jobs) |
+| forward + loss + backward, one batch of 100 | median {timing['median']} ms, fastest {timing['min']} ms (over the {timing['batches']:,} batches timed in the last session) |
 | final training loss | {history[-1]['loss']:.5f} (mean cross-entropy per output character) |
 | exact match, train (10,000) | {100 * train_exact:.2f}% |
 | exact match, test (1,000 held-out dates) | **{100 * test_exact:.2f}%** |
