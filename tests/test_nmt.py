@@ -152,6 +152,12 @@ def test_encode_texts_lowercases_pads_cuts_and_maps_unknowns():
     oh = nmt.one_hot(out, 5)
     assert oh.shape == (5, 4, 5) and np.all(oh.sum(axis=0) == 1) and np.all(oh.argmax(axis=0) == out)
     assert nmt.decode([[1, 0, 2]], {0: " ", 1: "1", 2: "a"}) == ["1 a"]
+    machine = {ch: i for i, ch in enumerate("-0123456789")}
+    assert nmt.encode_texts(["2001-03-04"], machine, 10).tolist() == [[3, 1, 1, 2, 0, 1, 4, 0, 1, 5]]
+    with pytest.raises(ValueError, match="<pad>"):
+        nmt.encode_texts(["2001-03"], machine, 10)
+    with pytest.raises(KeyError, match="<unk>"):
+        nmt.encode_texts(["2001-03-0x"], machine, 10)
 
 
 def test_match_rate():

@@ -75,17 +75,20 @@ def cast(params, dtype):
 
 def encode_texts(texts, vocab, length):
     """Character indices of strings: lower-cased, cut to ``length``, padded with vocab["<pad>"] at the end;
-    characters outside the vocabulary become vocab["<unk>"] (when the vocabulary has one).
+    characters outside the vocabulary become vocab["<unk>"]. A vocabulary without "<pad>" or "<unk>" (the
+    machine one) raises ValueError for a short string and KeyError for an unknown character.
 
     texts: list of str (m of them); vocab: dict character -> index. Returns int array (m, length).
     """
     if isinstance(texts, str):
         texts = [texts]
-    pad = vocab.get(PAD, vocab.get("-", 0))
-    unk = vocab.get(UNK)
-    out = np.full((len(texts), length), pad, dtype=np.int64)
+    pad, unk = vocab.get(PAD), vocab.get(UNK)
+    out = np.full((len(texts), length), -1 if pad is None else pad, dtype=np.int64)
     for i, text in enumerate(texts):
-        for t, ch in enumerate(str(text).lower()[:length]):
+        text = str(text).lower()
+        if pad is None and len(text) < length:
+            raise ValueError(f"{text!r} is shorter than {length} and the vocabulary has no '{PAD}'")
+        for t, ch in enumerate(text[:length]):
             idx = vocab.get(ch, unk)
             if idx is None:
                 raise KeyError(f"character {ch!r} of {text!r} is not in the vocabulary, which has no '{UNK}'")
