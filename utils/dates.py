@@ -1,6 +1,6 @@
 """The date-translation data (data/dates/) and a command line that translates dates with the pretrained model.
 
-    pairs = load_pairs("train")          # list of (human, iso, family), e.g. ("3rd of March 2001", "2001-03-03", "ordinal")
+    pairs = load_pairs("train")     # [(human, iso, family)], e.g. ("3rd of March 2001", "2001-03-03", "ordinal")
     human_vocab, machine_vocab, inv_machine_vocab = load_vocab()
 
     python -m utils.dates "3rd of March 2001" "tue 12 jun 2001"     # prints one YYYY-MM-DD per input

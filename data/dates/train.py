@@ -39,7 +39,7 @@ def arrays(pairs, human_vocab, machine_vocab):
 
 
 def evaluate(params, pairs, human_vocab, inv_machine_vocab):
-    """(exact match overall, per-family dict family -> (correct, total), list of mistakes (human, iso, predicted, family))."""
+    """(exact match overall, dict family -> (correct, total), mistakes: list of (human, iso, predicted, family))."""
     predicted = nmt.translate_texts([h for h, _, _ in pairs], params, human_vocab, inv_machine_vocab)
     overall, _ = nmt.match_rate(predicted, [iso for _, iso, _ in pairs])
     families, mistakes = {}, []
@@ -119,7 +119,8 @@ def main(argv=None):
         loaded = load_checkpoint(args.checkpoint, opt, rng, settings)
         if loaded is not None:
             params, epoch, history, elapsed = loaded
-            print(f"resumed from {args.checkpoint} after epoch {epoch} ({elapsed:.0f} s of training so far)", flush=True)
+            print(f"resumed from {args.checkpoint} after epoch {epoch} ({elapsed:.0f} s of training so far)",
+                  flush=True)
     if params is None:
         rng = np.random.default_rng(args.seed)
         opt = optim.Adam(lr=args.lr, clip_norm=args.clip_norm)
