@@ -3,7 +3,10 @@
 Isolation rule: each test cell judges one graded function. When a function builds on another
 graded function (rnn_forward on rnn_cell_forward, a backward pass on a forward pass), a mistake in
 the building block is charged to the building block only: the dependent function passes when it
-matches the reference, or when it is consistent with the student's own (wrong) building block.
+matches the reference, or when it is consistent with the student's own (wrong) building block, and
+that building block shows real work on the case (``substantive``): finite numbers, not one constant
+everywhere (all zeros is the typical stub), and different outputs for different inputs. A loop over
+a wrong cell keeps the loop's points; zeros built on zeros earn nothing.
 """
 import numpy as np
 
@@ -59,16 +62,18 @@ def gradient_compare(picks, weights, deps=(), tol=1e-6, grad_label="grad"):
     """Compare function for ``gradient_probe``: numeric vs analytic on the picked entries.
 
     weights: {output label: W} so that loss = sum_label sum(W * output).
-    deps:    labels that must match the reference for the check to mean anything (the forward
-             outputs, a building block); when one does not, the check passes here and the
-             mistake is charged to the test cell of that function.
+    deps:    labels of a building block that must match the reference for the check to mean
+             anything; when one does not (and shows real work, see ``substantive``), the check
+             passes here and the mistake is charged to the test cell of that function. When the
+             forward outputs differ from the reference, the check passes too: the backward pass of
+             a wrong forward cannot be judged by differences (its values cases still judge it).
     """
     def compare(student, reference):
         for label in ("base_" + k for k in weights):
             if mismatch(label, student.get(label), reference[label]):
                 return []
         for label in deps:
-            if mismatch(label, student.get(label), reference[label]):
+            if mismatch(label, student.get(label), reference[label]) and substantive(student.get(label)):
                 return []
         grads = student.get(grad_label)
         if not isinstance(grads, dict):
@@ -98,7 +103,50 @@ def gradient_compare(picks, weights, deps=(), tol=1e-6, grad_label="grad"):
     return compare
 
 
-def consistent_or_matching(main_labels, rules, block_labels):
+def _numbers(value, out):
+    """Collect the numeric leaves of ``value`` as float arrays into ``out``; False if a leaf is not numeric."""
+    if isinstance(value, dict):
+        if set(value) == {"error"}:
+            return False
+        return all(_numbers(v, out) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_numbers(v, out) for v in value)
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.number)):
+        out.append(np.array([float(value)]))
+        return True
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        out.append(value.astype(np.float64).ravel())
+        return True
+    return False
+
+
+def substantive(*groups):
+    """True when a building block's outputs look like real work.
+
+    groups: the block's outputs on different inputs (each a value or a list of values, plain data).
+    Real work: every leaf is a finite number, the numbers are not all one constant, and (given two
+    or more groups) the outputs differ between the inputs.
+    """
+    flat = []
+    for group in groups:
+        leaves = []
+        if not _numbers(group, leaves) or not leaves:
+            return False
+        v = np.concatenate(leaves)
+        if v.size == 0 or not np.all(np.isfinite(v)):
+            return False
+        flat.append(v)
+    everything = np.concatenate(flat)
+    if np.ptp(everything) == 0:
+        return False
+    if len(flat) > 1 and all(a.shape == flat[0].shape and np.array_equal(a, flat[0]) for a in flat[1:]):
+        return False
+    return True
+
+
+def consistent_or_matching(main_labels, rules, block_labels, block_groups=None):
     """Compare for a function built on another graded function.
 
     main_labels:  labels of the function's own outputs, compared with the reference first.
@@ -106,18 +154,31 @@ def consistent_or_matching(main_labels, rules, block_labels):
                   student's own building block (per-step outputs returned in the same plan)?
     block_labels: labels of the building block on inputs that are identical on both sides; if
                   they match the reference, the block is right and consistency is not enough.
+    block_groups: lists of labels of the block on different inputs (e.g. two time steps); the
+                  block must be ``substantive`` over them for consistency to count (default: the
+                  block labels as one group).
     """
+    groups = block_groups or [block_labels]
+
     def compare(student, reference):
         direct = [m for m in (mismatch(k, student.get(k, {"error": "missing"}), reference[k])
                               for k in main_labels) if m]
         if not direct:
             return []
         block_wrong = any(mismatch(k, student.get(k, {"error": "missing"}), reference[k]) for k in block_labels)
-        if block_wrong and not rules(student):
-            return []
-        return direct
+        if not block_wrong:
+            return direct
+        values = [[student.get(k) for k in g] for g in groups]
+        raised = any(isinstance(v, dict) and set(v) == {"error"} for g in values for v in g)
+        if not raised and not substantive(*values):  # a block that raised is left to ``rules``
+            return direct + ["(your building block returns no real values here, so it cannot excuse this one)"]
+        try:
+            inconsistent = rules(student)
+        except Exception:  # noqa: BLE001 - an unexpected kind of value is simply not consistent
+            inconsistent = ["not comparable"]
+        return direct if inconsistent else []
     return compare
 
 
 __all__ = ["Call", "Ref", "take", "randn", "params_like", "gradient_probe", "gradient_compare",
-           "consistent_or_matching"]
+           "consistent_or_matching", "substantive"]

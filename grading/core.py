@@ -8,16 +8,18 @@ Outcomes of a submission: ``graded``, ``timed out``, ``out of memory``, ``crashe
 ``unreadable`` (each with a cause naming the cell or check). When the process dies or hangs in a
 cell, that cell is skipped and the run is repeated, so the rest still earns its points.
 """
+import atexit
 import copy
 import hashlib
 import importlib
 import json
 import os
-import queue
 import re
+import secrets
+import select
 import shutil
 import signal
-import subprocess
+import stat
 import sys
 import tempfile
 import threading
@@ -29,7 +31,7 @@ import numpy as np
 
 from . import plan as plan_lang
 from . import sandbox
-from .spec import default_compare
+from .spec import TeacherFailure, default_compare
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSION = "1"
@@ -37,10 +39,14 @@ HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
 class Settings:
-    """Limits and switches of a grading run (nbgrader_config.py sets them via the plugin)."""
+    """Limits and switches of a grading run (nbgrader_config.py sets them via the plugin).
+
+    seed: None draws a fresh seed for every grading of every submission (the default: hidden inputs
+    are never the same twice); an int replays a recorded run (the seed is in each report).
+    """
 
     def __init__(self, cell_timeout=60, case_timeout=60, submission_timeout=600, memory_mb=3072,
-                 processes=64, sandboxed=True, workers=None, seed=20261125, max_runs=6):
+                 processes=64, sandboxed=True, workers=None, seed=None, max_runs=6):
         self.cell_timeout, self.case_timeout = cell_timeout, case_timeout
         self.submission_timeout, self.memory_mb, self.processes = submission_timeout, memory_mb, processes
         self.sandboxed, self.seed, self.max_runs = sandboxed, seed, max_runs
@@ -50,7 +56,10 @@ class Settings:
 # ------------------------------------------------------------------ notebooks
 
 def nbgrader_meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """The nbgrader metadata of a cell ({} when missing or damaged)."""
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 def is_test_cell(cell):
@@ -182,47 +191,238 @@ def load_spec(assignment):
 
 
 def build_cases(assignment, seed):
-    """{case id: Case} for every check of the assignment, made with fixed seeds."""
+    """{case id: Case} for every check of the assignment, drawn from ``seed``.
+
+    Each test cell's cases come from a Generator of their own (seed, crc32 of the grade id), so the
+    cases of one cell do not depend on the others. Specs never touch numpy's global generator: this
+    runs in many grading threads at once.
+    """
     spec = load_spec(assignment)
     cases = {}
     for grade_id, builder in spec.CHECKS.items():
-        rng = np.random.default_rng([seed, zlib.crc32(grade_id.encode())])
+        rng = np.random.default_rng([int(seed), zlib.crc32(grade_id.encode())])
         for k, case in enumerate(builder(rng)):
             cases[f"{grade_id}::{k}"] = case
     return cases
 
 
-def _spec_digest(assignment):
-    spec = load_spec(assignment)
+def draw_seed():
+    """A fresh seed for one grading of one submission (recorded in its report)."""
+    return secrets.randbits(62)
+
+
+_digests = {}
+_digest_lock = threading.Lock()
+
+
+def _tree_files(folder, suffixes=None):
+    for base, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+        for name in sorted(files):
+            if suffixes is None or name.endswith(suffixes):
+                yield os.path.join(base, name)
+
+
+def verdict_files(course_root, assignment):
+    """Every file a verdict of ``assignment`` depends on (see ``verdict_digest``)."""
+    paths = list(_tree_files(HERE, (".py",))) + list(_tree_files(os.path.join(course_root, "utils"), (".py",)))
+    paths.append(os.path.join(course_root, "source", assignment, assignment + ".ipynb"))
+    return paths + list(_tree_files(os.path.join(course_root, "release", assignment)))
+
+
+def verdict_digest(course_root, assignment):
+    """A hash of every file a verdict of ``assignment`` depends on.
+
+    grading/ and utils/ (all Python files: the specs import utils modules and checks), the teacher's
+    notebook (the reference), and the release folder (notebook, support modules, data). Computed once
+    per process and assignment.
+    """
+    key = (os.path.abspath(course_root), assignment)
+    with _digest_lock:
+        if key in _digests:
+            return _digests[key]
     h = hashlib.sha256(VERSION.encode())
-    for path in (spec.__file__, os.path.join(HERE, "plan.py"), os.path.join(HERE, "runner.py"),
-                 os.path.join(HERE, "spec.py"), __file__):
-        with open(path, "rb") as f:
-            h.update(f.read())
-    return h.hexdigest()
+    for path in verdict_files(course_root, assignment):
+        base = HERE if path.startswith(HERE + os.sep) else course_root
+        h.update(os.path.relpath(path, base).encode() + b"\0")
+        try:
+            with open(path, "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+        except OSError:
+            h.update(b"<missing>")
+    digest = h.hexdigest()
+    with _digest_lock:
+        _digests[key] = digest
+    return digest
 
 
-# ------------------------------------------------------------------ running a job
+# ------------------------------------------------------------------ talking to a runner
 
-def _prepare_workdir(support_dir, cells, cases, skip_cells, skip_cases):
+MAX_ANSWER_BYTES = 24 * 2**20  # one answer line; longer lines are dropped while they stream in
+READ_CHUNK = 1 << 20
+
+
+class Stopped(Exception):
+    """The runner stopped answering: kind is "timeout" or "ended" (the process is gone)."""
+
+    def __init__(self, kind, detail=""):
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+
+
+class SandboxFailure(Exception):
+    """The sandbox could not start (a problem of the host, not of the submission)."""
+
+
+class Runner:
+    """One runner process (grading/runner.py) and the two pipes to it.
+
+    ``ask`` sends one request and returns its answer. Only a line that starts with the request's
+    fresh random nonce counts as the answer; everything else on the channel (a student's forged
+    lines, a flood without newlines) is dropped as it streams in, never accumulated beyond
+    MAX_ANSWER_BYTES, so the grader's memory stays bounded whatever the student writes.
+    """
+
+    def __init__(self, support_dir, settings, sandboxed):
+        self.work = _prepare_workdir(support_dir)
+        req_r, self.req_w = os.pipe()
+        self.resp_r, resp_w = os.pipe()
+        inside = sandbox.INSIDE_WORKDIR if sandboxed else self.work
+        argv = [sys.executable, os.path.join(inside, ".runner", "runner.py"), str(req_r), str(resp_w)]
+        limits = {"memory_mb": settings.memory_mb, "processes": settings.processes,
+                  "cpu_seconds": int(settings.submission_timeout) + 30}
+        self.log = tempfile.TemporaryFile(prefix="grade-log-")
+        try:
+            self.proc = sandbox.launch(argv, self.work, _env(settings.workers, inside), limits=limits,
+                                       sandboxed=sandboxed, pass_fds=(req_r, resp_w), stdout=self.log)
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
+        os.set_blocking(self.req_w, False)
+        self.buf = bytearray()
+
+    def ask(self, request, timeout, deadline=None):
+        """Send ``request`` (a dict) and return the answer (a dict); raise Stopped."""
+        nonce = secrets.token_hex(16)
+        data = (json.dumps(dict(request, nonce=nonce), separators=(",", ":")) + "\n").encode()
+        marker = b"\n" + nonce.encode() + b" "
+        end = time.monotonic() + timeout
+        if deadline is not None:
+            end = min(end, deadline)
+        out = memoryview(data)
+        self.buf.clear()
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise Stopped("timeout")
+            try:
+                readable, writable, _ = select.select([self.resp_r], [self.req_w] if out else [], [], min(left, 0.5))
+            except (OSError, ValueError):
+                raise Stopped("ended")
+            if writable and out:
+                try:
+                    out = out[os.write(self.req_w, out):]
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    raise Stopped("ended")
+            if readable:
+                chunk = os.read(self.resp_r, READ_CHUNK)
+                if not chunk:
+                    raise Stopped("ended")
+                self.buf += chunk
+                found = self._take(marker)
+                if found is not None:
+                    return found
+            elif self.proc.poll() is not None:
+                raise Stopped("ended")
+
+    def _take(self, marker):
+        """The answer that starts with ``marker`` if it is complete in the buffer, else None.
+
+        Everything before the marker is dropped at once (whatever it is: forged lines, a flood with
+        or without newlines); an answer longer than MAX_ANSWER_BYTES is dropped and reported as such.
+        """
+        p = self.buf.find(marker)
+        if p < 0:
+            keep = len(marker) - 1  # the marker may be cut between two reads
+            if len(self.buf) > keep:
+                del self.buf[:len(self.buf) - keep]
+            return None
+        if p:
+            del self.buf[:p]
+        nl = self.buf.find(b"\n", len(marker))
+        if nl < 0:
+            if len(self.buf) > MAX_ANSWER_BYTES:
+                self.buf.clear()
+                return {"too_large": True}
+            return None
+        line = bytes(self.buf[len(marker):nl])
+        del self.buf[:nl + 1]
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            return {"unreadable": True}
+        return answer if isinstance(answer, dict) else {"unreadable": True}
+
+    def log_tail(self, size=2000):
+        self.log.seek(0, os.SEEK_END)
+        n = self.log.tell()
+        self.log.seek(max(0, n - size))
+        return self.log.read().decode(errors="replace")
+
+    def close(self):
+        """Stop the process (and everything it started); return its exit code."""
+        for fd in (self.req_w,):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        code = self.proc.wait()
+        try:
+            os.close(self.resp_r)
+        except OSError:
+            pass
+        shutil.rmtree(self.work, ignore_errors=True)
+        return code
+
+    def why_stopped(self, code):
+        """(kind, detail) of a runner that ended by itself with exit ``code``."""
+        tail = self.log_tail()
+        sig = -code if code < 0 else (code - 128 if code > 128 else 0)
+        if sig == signal.SIGXCPU:
+            return "timeout", "used up its CPU time"
+        if "MemoryError" in tail or sig == signal.SIGKILL:
+            return "memory", "ran out of memory"
+        return "crash", f"ended the process (exit status {code})"
+
+
+def _copy_regular(src, dst):
+    """Copy the regular files and folders of ``src`` into ``dst``; symbolic links are never followed."""
+    for name in sorted(os.listdir(src)):
+        if name.startswith(".") or name.endswith(".ipynb") or name == "__pycache__":
+            continue
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        st = os.lstat(s)
+        if stat.S_ISDIR(st.st_mode):
+            os.makedirs(d, exist_ok=True)
+            _copy_regular(s, d)
+        elif stat.S_ISREG(st.st_mode):
+            shutil.copyfile(s, d)
+
+
+def _prepare_workdir(support_dir):
     work = tempfile.mkdtemp(prefix="grade-")
     if support_dir:
-        for name in os.listdir(support_dir):
-            src = os.path.join(support_dir, name)
-            if name.endswith(".ipynb") or name.startswith("."):
-                continue
-            if os.path.isdir(src):
-                shutil.copytree(src, os.path.join(work, name), ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy(src, work)
+        _copy_regular(support_dir, work)
     rdir = os.path.join(work, ".runner")
     os.makedirs(rdir)
     shutil.copy(os.path.join(HERE, "plan.py"), rdir)
     shutil.copy(os.path.join(HERE, "runner.py"), rdir)
-    job = {"cells": cells, "cases": [{"id": cid, "plan": plan_lang.encode_plan(c.plan)} for cid, c in cases.items()],
-           "skip_cells": sorted(skip_cells), "skip_cases": sorted(skip_cases)}
-    with open(os.path.join(rdir, "job.json"), "w") as f:
-        json.dump(job, f)
     return work
 
 
@@ -235,119 +435,110 @@ def _env(workers, inside):
     return env
 
 
-def run_once(cells, cases, support_dir, settings, skip_cells=(), skip_cases=(), sandboxed=True, deadline=None):
-    """One run of the runner. Returns (cell events, case results, stop) where stop is None when the
-    run finished, else {"kind": timeout|memory|crash, "where": ("cell", i) or ("case", id), "detail"}."""
-    work = _prepare_workdir(support_dir, cells, cases, skip_cells, skip_cases)
-    r, w = os.pipe()
-    inside = sandbox.INSIDE_WORKDIR if sandboxed else work
-    argv = [sys.executable, os.path.join(inside, ".runner", "runner.py"),
-            os.path.join(inside, ".runner", "job.json"), str(w)]
-    limits = {"memory_mb": settings.memory_mb, "processes": settings.processes,
-              "cpu_seconds": int(settings.submission_timeout) + 30}
-    log = open(os.path.join(tempfile.gettempdir(), f"grade-log-{os.getpid()}-{threading.get_ident()}"), "w+b")
-    proc = sandbox.launch(argv, work, _env(settings.workers, inside), limits=limits, sandboxed=sandboxed,
-                          pass_fds=(w,), stdout=log)
-    os.close(w)
-    events = queue.Queue()
-
-    def reader():
-        with os.fdopen(r, "rb") as f:
-            for line in f:
-                events.put(line)
-        events.put(None)
-
-    threading.Thread(target=reader, daemon=True).start()
-    cell_ev, case_res, stop = {}, {}, None
-    current, started, done = None, time.monotonic(), False
-    deadline = deadline or (time.monotonic() + settings.submission_timeout)
+def _start(support_dir, settings, sandboxed):
+    """A runner that answered hello (the sandbox is up, no notebook code has run yet)."""
+    runner = Runner(support_dir, settings, sandboxed)
     try:
-        while True:
-            limit = settings.cell_timeout if current and current[0] == "cell" else settings.case_timeout
-            wait = min(deadline, started + limit) - time.monotonic()
-            try:
-                line = events.get(timeout=max(0.01, wait))
-            except queue.Empty:
-                what = "the whole submission" if time.monotonic() >= deadline else \
-                    f"{limit:g} s" + (" for one cell" if current and current[0] == "cell" else " for one check")
-                stop = {"kind": "timeout", "where": current, "detail": f"exceeded {what}"}
-                break
-            if line is None:
-                break
-            try:
-                ev = json.loads(line)
-            except ValueError:
+        answer = runner.ask({"op": "hello"}, timeout=max(60, settings.cell_timeout))
+        if answer.get("ready") is True:
+            return runner
+    except Stopped:
+        pass
+    code = runner.close()
+    tail = runner.log_tail()
+    runner.log.close()
+    if code == 121 and "sandbox setup failed" in tail:
+        raise SandboxFailure(f"the sandbox could not start: {tail.strip()[-500:]}")
+    raise SandboxFailure(f"the runner did not start (exit status {code}): {tail.strip()[-500:]}")
+
+
+def run_once(cells, cases, support_dir, settings, skip_cells=(), skip_cases=(), done_cases=(),
+             sandboxed=True, deadline=None):
+    """One run of the runner: every cell not skipped, then every case not skipped or done.
+
+    Returns (cell events, case results, stop) where stop is None when the run finished, else
+    {"kind": timeout|memory|crash, "where": ("cell", i) or ("case", id), "detail": ...}.
+    """
+    deadline = deadline or (time.monotonic() + settings.submission_timeout)
+    runner = _start(support_dir, settings, sandboxed)
+    cell_ev, case_res, stop, current = {}, {}, None, None
+    try:
+        for cell in cells:
+            if cell["index"] in skip_cells:
                 continue
-            if not isinstance(ev, dict):
+            current = ("cell", cell["index"])
+            ans = runner.ask({"op": "cell", "source": cell["source"]}, settings.cell_timeout, deadline)
+            error = ans.get("error")
+            output = ans.get("output", "")
+            if ans.get("too_large") or ans.get("unreadable"):
+                error, output = "the runner's answer for this cell could not be read", ""
+            cell_ev[cell["index"]] = {"error": error if isinstance(error, str) or error is None else str(error),
+                                      "output": str(output)[:8000]}
+        for cid, case in cases.items():
+            if cid in skip_cases or cid in done_cases:
                 continue
-            if ev.get("ev") == "done":
-                done = True
-                break
-            if ev.get("phase") == "start":
-                current = ("cell", ev.get("i")) if ev.get("ev") == "cell" else ("case", ev.get("id"))
-                started = time.monotonic()
-            elif ev.get("ev") == "cell":
-                cell_ev[ev.get("i")] = {"error": ev.get("error"), "output": str(ev.get("output", ""))[:8000]}
-                current = None
-            elif ev.get("ev") == "case":
-                case_res[ev.get("id")] = ev.get("results") if isinstance(ev.get("results"), dict) else {}
-                current = None
+            current = ("case", cid)
+            ans = runner.ask({"op": "case", "plan": plan_lang.encode_plan(case.plan)}, settings.case_timeout, deadline)
+            if ans.get("too_large"):
+                res = {"__case__": {"error": f"the results are too large (over {MAX_ANSWER_BYTES // 2**20} MB)"}}
+            else:
+                res = ans.get("results")
+                if not isinstance(res, dict):
+                    res = {"__case__": {"error": "the results could not be read"}}
+            case_res[cid] = res
+        current = None
+    except Stopped as exc:
+        if exc.kind == "timeout":
+            what = "the whole submission" if time.monotonic() >= deadline else \
+                f"{settings.cell_timeout if current[0] == 'cell' else settings.case_timeout:g} s" + \
+                (" for one cell" if current[0] == "cell" else " for one check")
+            stop = {"kind": "timeout", "where": current, "detail": f"exceeded {what}"}
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        code = proc.wait()
-        log.seek(0)
-        tail = log.read()[-2000:].decode(errors="replace")
-        log.close()
-        os.unlink(log.name)
-        shutil.rmtree(work, ignore_errors=True)
-    if stop is None and not done:
-        if "sandbox setup failed" in tail:
-            raise RuntimeError(f"the sandbox could not start: {tail.strip()}")
-        sig = -code if code < 0 else (code - 128 if code > 128 else 0)
-        if sig == signal.SIGXCPU:
-            kind, detail = "timeout", "used up its CPU time"
-        elif "MemoryError" in tail or sig == signal.SIGKILL:
-            kind, detail = "memory", "ran out of memory"
-        else:
-            kind, detail = "crash", f"ended the process (exit status {code})"
+        code = runner.close()
+    if current is not None and stop is None:
+        kind, detail = runner.why_stopped(code)
         stop = {"kind": kind, "where": current, "detail": detail}
-    if current and current[0] == "cell" and stop and stop["where"] == current:
-        cell_ev[current[1]] = {"error": f"{stop['detail']}", "output": ""}
+    runner.log.close()
+    if current and current[0] == "cell" and stop:
+        cell_ev[current[1]] = {"error": stop["detail"], "output": ""}
     return cell_ev, case_res, stop
 
 
 def run_job(cells, cases, support_dir, settings, sandboxed=True):
-    """Run until every cell and case finished or was skipped; returns (cells, results, issues)."""
+    """Run until every cell and case finished or was skipped; returns (cells, results, issues).
+
+    When a cell or a case stops the process (hang, exit, memory), it is skipped and the run starts
+    again; cases already answered keep their results.
+    """
     skip_cells, skip_cases, issues = set(), set(), []
     deadline = time.monotonic() + settings.submission_timeout
     cell_ev, case_res = {}, {}
     for _ in range(settings.max_runs):
-        cell_ev, case_res, stop = run_once(cells, cases, support_dir, settings, skip_cells, skip_cases,
-                                           sandboxed=sandboxed, deadline=deadline)
-        for i, ev in cell_ev.items():
-            if ev["error"] and ev["error"].startswith("MemoryError"):
+        ev, res, stop = run_once(cells, cases, support_dir, settings, skip_cells, skip_cases,
+                                 done_cases=set(case_res), sandboxed=sandboxed, deadline=deadline)
+        for i, e in ev.items():
+            if i not in cell_ev or cell_ev[i].get("error") is None:
+                cell_ev[i] = e
+        case_res.update(res)
+        for i, e in ev.items():
+            if e["error"] and e["error"].startswith("MemoryError"):
                 issues.append({"kind": "memory", "where": f"cell {i}", "detail": "raised MemoryError (memory cap)"})
         if stop is None:
             break
         where = stop["where"]
-        label = f"cell {where[1]}" if where and where[0] == "cell" else \
-            (f"check {where[1].split('::')[0]}" if where else "start-up")
+        label = f"cell {where[1]}" if where[0] == "cell" else f"check {where[1].split('::')[0]}"
         issues.append({"kind": stop["kind"], "where": label, "detail": stop["detail"]})
-        if time.monotonic() >= deadline or where is None:
-            break
         (skip_cells if where[0] == "cell" else skip_cases).add(where[1])
         if where[0] == "case":
             case_res[where[1]] = {"__case__": {"error": f"this check {stop['detail']}"}}
-        for cid in skip_cases:
-            case_res.setdefault(cid, {"__case__": {"error": "this check was stopped (see outcome)"}})
+        if time.monotonic() >= deadline:
+            break
     else:
         issues.append({"kind": "crash", "where": "submission", "detail": "stopped after too many restarts"})
-    # dedupe memory notes seen again on reruns
+    for cid in cases:
+        case_res.setdefault(cid, {"__case__": {"error": "this check did not run (see the outcome of the submission)"}})
     seen, uniq = set(), []
-    for it in issues:
+    for it in issues:  # memory notes are seen again on reruns
         key = (it["kind"], it["where"])
         if key not in seen:
             seen.add(key)
@@ -356,8 +547,12 @@ def run_job(cells, cases, support_dir, settings, sandboxed=True):
 
 
 def decode_results(results):
+    """{label: value} from a runner's plain data; an error note stays an error note."""
     out = {}
     for label, data in (results or {}).items():
+        if isinstance(data, dict) and set(data) == {"error"}:
+            out[label] = {"error": str(data["error"])[:500]}
+            continue
         try:
             out[label] = plan_lang.decode(data)
         except Exception:
@@ -368,7 +563,12 @@ def decode_results(results):
 # ------------------------------------------------------------------ verdicts
 
 def judge(cases, student_res, reference_res):
-    """{grade_id: {"passed": bool, "failures": [...], "n": cases, "hidden": n hidden}}."""
+    """{grade_id: {"passed": bool, "failures": [...], "n": cases, "hidden": n hidden}}.
+
+    An exception while comparing (a value of an unexpected kind that a rule did not foresee) fails
+    that case, with a note; it never stops the grading of the submission. A failure of the teacher's
+    reference (TeacherFailure) is a bug of the course and propagates.
+    """
     checks = {}
     for cid, case in cases.items():
         gid = cid.split("::")[0]
@@ -378,23 +578,31 @@ def judge(cases, student_res, reference_res):
         stud = decode_results(student_res.get(cid))
         ref = decode_results(reference_res[cid])
         if "__case__" in stud:
-            failures = [stud["__case__"].get("error", "failed")]
+            failures = [str(stud["__case__"].get("error", "failed"))]
         elif not stud:
             failures = ["this check did not run (see the outcome of the submission)"]
         else:
-            compare = case.compare or (lambda s, r: default_compare(case, s, r))
-            failures = compare(stud, ref)
+            try:
+                failures = case.compare(stud, ref) if case.compare else default_compare(case, stud, ref)
+            except TeacherFailure:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                failures = [f"your result could not be compared ({type(exc).__name__}); "
+                            "check the types and shapes of what the function returns"]
         if failures:
             entry["passed"] = False
             kind = "hidden check" if case.hidden else "visible check"
-            entry["failures"].append(f"{kind} '{case.name}': " + "; ".join(failures[:3]))
+            entry["failures"].append(f"{kind} '{case.name}': " + "; ".join(str(f) for f in failures[:3]))
     return checks
 
 
-def outcome_of(issues, unreadable=None):
+def outcome_of(issues, unreadable=None, refused=None):
+    if refused:
+        return "refused", refused
     if unreadable:
         return "unreadable", unreadable
-    for kind, name in (("timeout", "timed out"), ("memory", "out of memory"), ("crash", "crashed")):
+    for kind, name in (("grader", "grader error"), ("timeout", "timed out"), ("memory", "out of memory"),
+                       ("crash", "crashed")):
         hits = [i for i in issues if i["kind"] == kind]
         if hits:
             return name, "; ".join(f"{i['where']} {i['detail']}" for i in issues)
@@ -403,74 +611,158 @@ def outcome_of(issues, unreadable=None):
 
 # ------------------------------------------------------------------ reference
 
-_ref_lock = threading.Lock()
+class ReferencePool:
+    """Trusted runners of the teacher's notebooks, kept alive for the whole grading process.
+
+    Each runner executes the teacher's cells once, then answers the cases of every submission (each
+    submission has its own seed, so its cases are new). One runner per grading thread at most.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.idle = {}
+        atexit.register(self.close_all)
+
+    def _new(self, course_root, assignment, notebook, settings):
+        src = os.path.join(course_root, "source", assignment, notebook + ".ipynb")
+        nb = nbformat.read(src, as_version=4)
+        runner = _start(os.path.join(course_root, "release", assignment), settings, sandboxed=False)
+        try:
+            for cell in exec_cells(nb):
+                ans = runner.ask({"op": "cell", "source": cell["source"]}, settings.cell_timeout * 4)
+                if ans.get("error"):
+                    raise TeacherFailure(f"the teacher's notebook of {assignment} fails in cell {cell['index']}: "
+                                         f"{ans['error']}")
+        except Stopped as exc:
+            runner.close()
+            raise TeacherFailure(f"the teacher's notebook of {assignment} stopped ({exc.kind}) while its cells ran")
+        except BaseException:
+            runner.close()
+            raise
+        return runner
+
+    def results(self, course_root, assignment, notebook, settings, cases):
+        """{case id: results} of the teacher's functions on ``cases``."""
+        key = (os.path.abspath(course_root), assignment, notebook, verdict_digest(course_root, assignment))
+        with self.lock:
+            free = self.idle.setdefault(key, [])
+            runner = free.pop() if free else None
+        if runner is None:
+            runner = self._new(course_root, assignment, notebook, settings)
+        out = {}
+        try:
+            for cid, case in cases.items():
+                ans = runner.ask({"op": "case", "plan": plan_lang.encode_plan(case.plan)}, settings.case_timeout * 4)
+                res = ans.get("results")
+                if not isinstance(res, dict) or "__case__" in res or any(
+                        isinstance(v, dict) and set(v) == {"error"} for v in res.values()):
+                    raise TeacherFailure(f"the teacher's notebook of {assignment} fails check {cid} "
+                                         f"('{case.name}'): {str(res)[:300]}")
+                out[cid] = res
+        except BaseException as exc:
+            runner.close()
+            if isinstance(exc, Stopped):
+                raise TeacherFailure(f"the teacher's notebook of {assignment} stopped ({exc.kind}) on a check")
+            raise
+        with self.lock:
+            self.idle.setdefault(key, []).append(runner)
+        return out
+
+    def close_all(self):
+        with self.lock:
+            runners = [r for rs in self.idle.values() for r in rs]
+            self.idle.clear()
+        for r in runners:
+            r.close()
 
 
-def reference_results(course_root, assignment, notebook, settings):
-    """Results of every case on the teacher's notebook (trusted run, cached on disk)."""
-    src_nb_path = os.path.join(course_root, "source", assignment, notebook + ".ipynb")
-    with open(src_nb_path, "rb") as f:
-        digest = hashlib.sha256(f.read() + _spec_digest(assignment).encode() + str(settings.seed).encode()).hexdigest()
-    cache = os.path.join(course_root, "grading_reports", assignment, f"_reference_{notebook}.json")
-    with _ref_lock:
-        if os.path.exists(cache):
-            with open(cache) as f:
-                data = json.load(f)
-            if data.get("digest") == digest:
-                return data["results"]
-        nb = nbformat.read(src_nb_path, as_version=4)
-        cases = build_cases(assignment, settings.seed)
-        support = os.path.join(course_root, "release", assignment)
-        cell_ev, results, issues = run_job(exec_cells(nb), cases, support, settings, sandboxed=False)
-        bad = [cid for cid in cases if cid not in results or any(
-            isinstance(v, dict) and "error" in v for v in results[cid].values())]
-        if issues or bad:
-            errors = {i: e["error"] for i, e in cell_ev.items() if e["error"]}
-            raise RuntimeError(f"the teacher's notebook of {assignment} fails its own checks: "
-                               f"issues={issues} cases={bad[:5]} cell errors={errors}")
-        os.makedirs(os.path.dirname(cache), exist_ok=True)
-        with open(cache, "w") as f:
-            json.dump({"digest": digest, "results": results}, f)
-        return results
+REFERENCES = ReferencePool()
 
 
 # ------------------------------------------------------------------ one submission
 
+def submission_problem_text(kind):
+    return {"link": "the submitted notebook is a symbolic link; links are never followed, submit the file itself",
+            "special": "the submitted notebook is not a regular file"}[kind]
+
+
+def submission_problem(path):
+    """Why the file at ``path`` cannot be accepted as a submission (None when it is a regular file)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None  # nothing submitted: graded as blank
+    except OSError as exc:
+        return f"the submission cannot be inspected: {exc.strerror}"
+    if stat.S_ISLNK(st.st_mode):
+        return submission_problem_text("link")
+    if not stat.S_ISREG(st.st_mode):
+        return submission_problem_text("special")
+    return None
+
+
+def _raw_submission(path):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return b""
+    if stat.S_ISLNK(st.st_mode):
+        return b"symlink:" + os.readlink(path).encode(errors="replace")
+    if not stat.S_ISREG(st.st_mode):
+        return b"not a regular file"
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def grade_submission(course_root, assignment, student, notebook, settings, sandboxed=True):
-    """Grade submitted/<student>/<assignment>/<notebook>.ipynb; returns (and caches) the report."""
+    """Grade submitted/<student>/<assignment>/<notebook>.ipynb; returns (and caches) the report.
+
+    The report records the seed its hidden cases were drawn from (``COURSE_GRADING_SEED`` replays it).
+    The cached report is reused only when the submission and every file its verdict depends on are
+    unchanged (and, with a fixed seed, the seed too).
+    """
     path = os.path.join(course_root, "submitted", student, assignment, notebook + ".ipynb")
     release_path = os.path.join(course_root, "release", assignment, notebook + ".ipynb")
     release_nb = nbformat.read(release_path, as_version=4)
-    raw = b""
-    if os.path.exists(path):
-        with open(path, "rb") as f:
-            raw = f.read()
-    key = hashlib.sha256(raw + _spec_digest(assignment).encode() + str(settings.seed).encode()
+    raw = _raw_submission(path)
+    fixed = "" if settings.seed is None else str(settings.seed)
+    key = hashlib.sha256(raw + verdict_digest(course_root, assignment).encode() + fixed.encode()
                          + str(sandboxed).encode()).hexdigest()
     report_path = os.path.join(course_root, "grading_reports", assignment, f"{student}.{notebook}.json")
     if os.path.exists(report_path):
-        with open(report_path) as f:
-            old = json.load(f)
-        if old.get("key") == key:
-            return old
+        try:
+            with open(report_path) as f:
+                old = json.load(f)
+            if old.get("key") == key:
+                return old
+        except (OSError, ValueError):
+            pass
     t0 = time.monotonic()
-    nb, unreadable = read_notebook(path)
-    if nb is not None and nb.metadata.get("course_grading", {}).get("unreadable"):
-        unreadable = nb.metadata["course_grading"]["unreadable"]  # stand-in left by the pre-convert hook
-        nb = None
-    canonical = canonical_notebook(nb, release_nb)
-    cases = build_cases(assignment, settings.seed)
-    reference = reference_results(course_root, assignment, notebook, settings)
-    if unreadable:
-        cell_ev, student_res, issues = {}, {}, []
-    else:
-        cell_ev, student_res, issues = run_job(exec_cells(canonical), cases,
-                                               os.path.join(course_root, "release", assignment),
-                                               settings, sandboxed=sandboxed)
+    seed = draw_seed() if settings.seed is None else int(settings.seed)
+    cases = build_cases(assignment, seed)
+    refused = submission_problem(path)
+    nb, unreadable = (None, None) if refused else read_notebook(path)
+    marks = nb.metadata.get("course_grading", {}) if nb is not None and isinstance(nb.metadata.get("course_grading"), dict) else {}
+    if marks.get("unreadable") or marks.get("refused"):  # stand-in left by the pre-convert hook
+        unreadable, refused, nb = marks.get("unreadable"), marks.get("refused"), None
+    cell_ev, student_res, issues = {}, {}, []
+    if not (unreadable or refused):
+        try:
+            canonical = canonical_notebook(nb, release_nb)
+        except Exception as exc:  # noqa: BLE001 - a notebook whose structure cannot be read
+            unreadable = f"the notebook's cells could not be read ({type(exc).__name__})"
+        else:
+            try:
+                cell_ev, student_res, issues = run_job(exec_cells(canonical), cases,
+                                                       os.path.join(course_root, "release", assignment),
+                                                       settings, sandboxed=sandboxed)
+            except Exception as exc:  # noqa: BLE001 - recorded, never "not autograded"
+                issues = [{"kind": "grader", "where": "start-up", "detail": f"{type(exc).__name__}: {exc}"[:600]}]
+    reference = REFERENCES.results(course_root, assignment, notebook, settings, cases)
     checks = judge(cases, student_res, reference)
-    outcome, cause = outcome_of(issues, unreadable)
+    outcome, cause = outcome_of(issues, unreadable, refused)
     report = {"key": key, "student": student, "assignment": assignment, "notebook": notebook,
-              "outcome": outcome, "cause": cause, "issues": issues, "checks": checks,
+              "outcome": outcome, "cause": cause, "issues": issues, "checks": checks, "seed": seed,
               "cells": {str(k): v for k, v in cell_ev.items()}, "sandboxed": sandboxed,
               "seconds": round(time.monotonic() - t0, 2)}
     os.makedirs(os.path.dirname(report_path), exist_ok=True)

@@ -1,6 +1,7 @@
 """``nbgrader export`` plugin: nbgrader's grade columns plus the outcome of each submission.
 
-outcome is one of: graded, timed out, out of memory, crashed, unreadable, no submission.
+outcome is one of: graded, timed out, out of memory, crashed, unreadable, refused, grader error,
+no submission.
 An honest zero reads "graded" with score 0; a submission that could not run says why in ``cause``.
 """
 import csv
@@ -13,7 +14,7 @@ from .nbgrader_plugin import _state, load_report
 
 COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
            "raw_score", "late_submission_penalty", "score", "max_score", "outcome", "cause"]
-SEVERITY = ["unreadable", "crashed", "out of memory", "timed out", "graded"]
+SEVERITY = ["grader error", "refused", "unreadable", "crashed", "out of memory", "timed out", "graded"]
 
 
 class OutcomeCsvExport(ExportPlugin):

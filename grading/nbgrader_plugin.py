@@ -5,7 +5,8 @@
 
 What changes in nbgrader's autograde pipeline:
 - a pre-convert hook makes an unreadable submission gradable as "unreadable" (the original file
-  is kept beside it as ``<name>.ipynb.unreadable``) and, on its first call, starts grading every
+  is kept beside it as ``<name>.ipynb.unreadable``), refuses a notebook that is a symbolic link
+  (outcome "refused"; links in the folder are never followed) and, on its first call, starts grading every
   submission of the assignment in parallel (one sandbox per submission, all cores);
 - sanitising rebuilds each notebook from the release with the student's answers in it
   (``core.canonical_notebook``) instead of trusting the submitted cell metadata;
@@ -68,19 +69,54 @@ def _release_nb(assignment, notebook):
     return os.path.join(_state["root"], "release", assignment, notebook + ".ipynb")
 
 
+def _unlink_links(folder):
+    """Replace every symbolic link under ``folder`` by a small text file naming its target.
+
+    Links are never followed (a link to the teacher's notebook must not be graded, nor copied into
+    autograded/ by nbgrader). Returns the replaced paths, relative to ``folder``.
+    """
+    replaced = []
+    for base, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            p = os.path.join(base, name)
+            if os.path.islink(p):
+                target = os.readlink(p)
+                os.unlink(p)
+                with open(p + ".link.txt", "w") as f:
+                    f.write(f"This was a symbolic link to {target}; the grader does not follow links.\n")
+                replaced.append(os.path.relpath(p, folder))
+    return sorted(replaced)
+
+
+def _stand_in(path, assignment, marks):
+    notebook = os.path.splitext(os.path.basename(path))[0]
+    release = _release_nb(assignment, notebook)
+    stand_in = nbformat.read(release, as_version=4) if os.path.exists(release) else nbformat.v4.new_notebook()
+    stand_in.metadata["course_grading"] = marks
+    nbformat.write(stand_in, path)
+
+
 def make_readable(path, assignment):
-    """If ``path`` is not a readable notebook, keep it as <path>.unreadable and put a stand-in there."""
+    """Make ``path`` something nbgrader can convert without trusting it.
+
+    A notebook that is a symbolic link is refused (a stand-in marked "refused" takes its place, the
+    link's target is kept in <path>.link.txt); other links in the submission folder are replaced the
+    same way. A file that is not a readable notebook is kept as <path>.unreadable and a stand-in
+    marked "unreadable" takes its place.
+    """
+    was_link = os.path.islink(path)
+    links = _unlink_links(os.path.dirname(path))
+    if was_link:
+        _stand_in(path, assignment, {"refused": core.submission_problem_text("link"),
+                                     "links": links})
+        return
     nb, why = core.read_notebook(path)
     if nb is not None:
         return
     keep = path + ".unreadable"
     if not os.path.exists(keep):
         shutil.copy2(path, keep)
-    notebook = os.path.splitext(os.path.basename(path))[0]
-    release = _release_nb(assignment, notebook)
-    stand_in = nbformat.read(release, as_version=4) if os.path.exists(release) else nbformat.v4.new_notebook()
-    stand_in.metadata["course_grading"] = {"unreadable": why, "original": os.path.basename(keep)}
-    nbformat.write(stand_in, path)
+    _stand_in(path, assignment, {"unreadable": why, "original": os.path.basename(keep)})
 
 
 def _submit_all(assignment):
@@ -123,10 +159,14 @@ class CanonicalCells(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         release = nbformat.read(_release_nb(info["assignment"], info["notebook"]), as_version=4)
-        unreadable = nb.metadata.get("course_grading", {}).get("unreadable")
-        canonical = core.canonical_notebook(None if unreadable else nb, release)
-        if unreadable:
-            canonical.metadata["course_grading"] = nb.metadata["course_grading"]
+        marks = nb.metadata.get("course_grading")
+        stand_in = isinstance(marks, dict) and bool(marks.get("unreadable") or marks.get("refused"))
+        try:
+            canonical = core.canonical_notebook(None if stand_in else nb, release)
+        except Exception:  # noqa: BLE001 - cells that cannot be read: graded as "unreadable" (see core)
+            canonical = core.canonical_notebook(None, release)
+        if stand_in:
+            canonical.metadata["course_grading"] = marks
         return canonical, resources
 
 

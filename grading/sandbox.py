@@ -66,6 +66,18 @@ def _bind_readonly(src, dst):
     _mount(None, dst, None, flags)
 
 
+# pivot_root has no libc wrapper; its system call number depends on the architecture.
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "riscv64": 41, "loongarch64": 41,
+              "i386": 217, "i686": 217, "armv7l": 218, "ppc64le": 203, "s390x": 217}
+
+
+def _pivot_root_number():
+    machine = os.uname().machine
+    if machine not in PIVOT_ROOT:
+        raise OSError(f"the sandbox does not know the pivot_root system call on {machine}")
+    return PIVOT_ROOT[machine]
+
+
 def _build_root(root, workdir, tmp_mb):
     """Inside fresh mount+PID namespaces: make ``root`` the new / and enter it."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -91,21 +103,31 @@ def _build_root(root, workdir, tmp_mb):
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/.old")
-    _check(_libc.syscall(155, root.encode(), (root + "/.old").encode()), "pivot_root")  # SYS_pivot_root x86_64
+    _check(_libc.syscall(_pivot_root_number(), root.encode(), (root + "/.old").encode()), "pivot_root")
     os.chdir("/")
     _check(_libc.umount2(b"/.old", MNT_DETACH), "umount old root")
     os.rmdir("/.old")
     _mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
+def _capped(which, soft, hard):
+    """(soft, hard) no higher than the caller's own hard limit (a process cannot raise it)."""
+    _, current = resource.getrlimit(which)
+    if current != resource.RLIM_INFINITY:
+        hard = min(hard, current)
+        soft = min(soft, hard)
+    return soft, hard
+
+
 def _set_limits(limits):
     mb = 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
-    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb,) * 2)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+    for which, soft, hard in ((resource.RLIMIT_AS, limits["memory_mb"] * mb, limits["memory_mb"] * mb),
+                              (resource.RLIMIT_CPU, limits["cpu_seconds"], limits["cpu_seconds"] + 5),
+                              (resource.RLIMIT_FSIZE, limits["file_mb"] * mb, limits["file_mb"] * mb),
+                              (resource.RLIMIT_NOFILE, 256, 256),
+                              (resource.RLIMIT_CORE, 0, 0),
+                              (resource.RLIMIT_NPROC, limits["processes"], limits["processes"])):
+        resource.setrlimit(which, _capped(which, soft, hard))
 
 
 def _inside(config):

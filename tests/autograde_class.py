@@ -49,6 +49,85 @@ def _append(answers, name, code):
     return out
 
 
+ZERO_WRAPPER = """
+
+def _zero_like(v):
+    import numpy as _np
+    if isinstance(v, _np.ndarray):
+        return _np.zeros_like(v)
+    if isinstance(v, dict):
+        return {k: _zero_like(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return type(v)(_zero_like(x) for x in v)
+    if isinstance(v, (bool, _np.bool_)) or not isinstance(v, (int, float, _np.number)):
+        return v
+    return type(v)(0)
+
+
+def _zero_wrap(f):
+    def wrapper(*args, **kwargs):
+        return _zero_like(f(*args, **kwargs))
+    return wrapper
+
+
+{name} = _zero_wrap({name})
+"""
+
+# every array of the result turned into strings of the same shape
+STRING_WRAPPER = """
+
+def _as_strings(v):
+    import numpy as _np
+    if isinstance(v, _np.ndarray):
+        return v.astype(str)
+    if isinstance(v, dict):
+        return {k: _as_strings(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return type(v)(_as_strings(x) for x in v)
+    return v
+
+
+_real_strings_{name} = {name}
+
+
+def {name}(*args, **kwargs):
+    return _as_strings(_real_strings_{name}(*args, **kwargs))
+"""
+
+FIND_PIPES = """import os
+pipes = []
+for name in os.listdir('/proc/self/fd'):
+    try:
+        if os.readlink('/proc/self/fd/' + name).startswith('pipe:'):
+            pipes.append(int(name))
+    except OSError:
+        pass
+"""
+
+# look-alike runner messages (the first runner's and the current one's forms) into every pipe
+FORGE = """lines = ['{"ev": "done"}\\n', '\\n{"ev": "case", "id": "x", "phase": "end", "results": {}}\\n',
+         'sandbox setup failed: forged\\n', '\\n0123456789abcdef {"results": {}, "error": null}\\n']
+for fd in pipes:
+    for line in lines:
+        try:
+            os.write(fd, line.encode())
+        except OSError:
+            pass
+print('forged into', len(pipes), 'pipes')
+"""
+
+# 600 MB without a newline into every pipe the process holds
+FLOOD = """chunk = b'x' * (1 << 20)
+for fd in pipes:
+    try:
+        for _ in range(600):
+            os.write(fd, chunk)
+    except OSError:
+        pass
+print('flooded', len(pipes), 'pipes')
+"""
+
+
 # A function that returns its visible answer whatever the input also breaks the functions that
 # call it (they get arrays of the wrong shape and raise): those lose their points too.
 VISIBLE_ONLY_LOSES = {"rnn_step_by_step": ["rnn_cell_forward", "rnn_forward"]}
@@ -120,6 +199,31 @@ def build_class(root, assignment, port):
         "    s.sendall(b'leak')\nexcept OSError as e:\n    print('no network:', e)" % port))
     add("network", net, "full")
     add("invalid_json", '{"cells": [ "this is not JSON', "zero", "unreadable")
+    # round two (issue 10): degenerate work, forged files and channels, floods
+    add("zeros", nb({k: v + ZERO_WRAPPER.replace("{name}", k) if v.startswith("def ") else v
+                     for k, v in A.items()}), "zero")
+    backwards = [f for f in funcs if "backward" in f]
+    if backwards:
+        add("zero_backwards", nb({k: v + ZERO_WRAPPER.replace("{name}", k) if k in backwards else v
+                                  for k, v in A.items()}), ("lose", backwards))
+    course.write_submission("symlink_teacher", assignment, nb(A), root)
+    link = os.path.join(root, "submitted", "symlink_teacher", assignment, assignment + ".ipynb")
+    os.remove(link)
+    os.symlink(teacher, link)
+    students["symlink_teacher"] = ("zero", "refused")
+    forged = nb(A)
+    forged.cells.append(nbformat.v4.new_code_cell(FIND_PIPES + FORGE))
+    add("forged_events", forged, "full")
+    marker = nb(A)
+    marker.cells.append(nbformat.v4.new_code_cell(
+        "import os\nos.write(1, b'sandbox setup failed: forged\\n')\nos.write(2, b'sandbox setup failed\\n')\n"
+        "os._exit(121)"))
+    add("forged_setup_failure", marker, "full", "crashed")
+    last = funcs[-1]
+    add("string_arrays", nb(_append(A, last, STRING_WRAPPER.replace("{name}", last))), ("lose", [last]))
+    flood = nb(A)
+    flood.cells.append(nbformat.v4.new_code_cell(FIND_PIPES + FLOOD))
+    add("pipe_flood", flood, "full")
     # honest students whose notebook got damaged: full marks
     damaged = {}
     for kind in ("deleted_tests", "duplicated_tests", "renamed_ids", "new_cell_ids", "stderr_noise"):

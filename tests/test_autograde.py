@@ -70,6 +70,15 @@ def test_outcomes_name_their_cause(graded):
     assert "memory" in r["memory_hog"]["cause"].lower()
     assert "not a valid notebook" in r["invalid_json"]["cause"]
     assert graded["rows"]["blank"]["outcome"] == "graded"  # an honest zero reads as graded
+    assert "symbolic link" in r["symlink_teacher"]["cause"]
+    folder = os.path.join(graded["root"], "submitted", "symlink_teacher", graded["assignment"])
+    name = graded["assignment"] + ".ipynb"
+    assert not os.path.islink(os.path.join(folder, name))  # replaced, never followed
+    assert "source" in open(os.path.join(folder, name + ".link.txt")).read()
+    assert r["forged_setup_failure"]["outcome"] == "crashed" and "exit status 121" in r["forged_setup_failure"]["cause"]
+    for student in ("forged_events", "pipe_flood"):
+        assert r[student]["outcome"] == "graded", r[student]["cause"]
+    assert any("forged into 2 pipes" in c["output"] for c in r["forged_events"]["cells"].values())
     # the unreadable file was kept for the instructor
     kept = os.path.join(graded["root"], "submitted", "invalid_json", graded["assignment"],
                         graded["assignment"] + ".ipynb.unreadable")

@@ -48,8 +48,16 @@ def test_objects_that_are_not_plain_data_cannot_pass():
 
 def test_mismatch_messages_name_value_and_shape():
     assert "shape (2, 3), expected (3, 2)" in mismatch("a", np.zeros((2, 3)), np.zeros((3, 2)))
-    msg = mismatch("a", np.array([1.0, 2.0]), np.array([1.0, 2.5]))
+    msg = mismatch("a", np.array([1.0, 2.0]), np.array([1.0, 2.5]), reveal=True)
     assert "first at (1,)" in msg and "expected 2.5" in msg
+    # a hidden check says what kind of mistake it is, never the expected value
+    e = np.array([[0.123456, -1.5], [2.75, 3.25]])
+    for got, words in ((np.zeros((2, 2)), "every entry is 0"), (-e, "sign is flipped"), (e.T, "transposed"),
+                       (3 * e, "3 times"), (e + np.array([[0, 0], [0, 1.0]]), "most entries are right")):
+        msg = mismatch("a", got, e)
+        assert words in msg and "largest error" in msg, msg
+        assert not any(f"{v:.4g}" in msg or f"{v:.8g}" in msg for v in e.ravel() if v not in (0.0,)), msg
+    assert "expected" not in mismatch("x", 1.0, 2.5) and "off by 1.5" in mismatch("x", 1.0, 2.5)
     assert "keys are off" in mismatch("g", {"dx": np.zeros(1)}, {"dx": np.zeros(1), "da0": np.zeros(1)})
     assert mismatch("x", 1.0, 1.0 + 1e-12) is None
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from utils import char_model as cm
 
-from ..checks import Call, Ref
+from ..checks import Call, Ref, substantive
 from ..plan import Rng
 from ..spec import Case, mismatch
 
@@ -141,8 +141,9 @@ def _optimize_compare(params, lr):
         own = [m for m in (mismatch(k, student.get(k, {"error": "missing"}), reference[k])
                            for k in ("loss", "a_last")) if m]
         clipped = student.get("clip_out")
-        if own or not mismatch("clip_out", clipped, reference["clip_out"]) or not isinstance(clipped, dict):
-            return direct                       # clip is right (or unusable): optimize is judged alone
+        if own or not mismatch("clip_out", clipped, reference["clip_out"]) or not isinstance(clipped, dict) \
+                or not substantive(clipped):
+            return direct                       # clip is right (or unusable, or no real work): judged alone
         # the student's clip is wrong: optimize must use what it returns
         grads, updated = student.get("gradients"), student.get("parameters after the call")
         consistent = isinstance(grads, dict) and isinstance(updated, dict) and all(
@@ -219,6 +220,8 @@ def _model_compare(names, c2i, n_iter, params0):
             return direct
         # the student's optimize differs from the reference: is model consistent with it?
         own = [student.get(k) for k in steps]
+        if not substantive(own):                 # optimize returns no real losses: nothing to be consistent with
+            return direct
         smoothed, history = cm.initial_loss(V, names), []
         for value in own:
             try:
