@@ -1,11 +1,14 @@
 """Tests of utils.trigger_model: parameter counts, shapes, the whole detector's gradients, the spectrogram,
 training examples and the event scores."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from utils import gradcheck
 from utils import trigger_model as tm
 
+ROOT = Path(__file__).resolve().parent.parent
 SMALL = dict(n_x=4, n_f=5, kernel=3, n_a=3)      # a detector small enough for centred differences
 
 
@@ -206,3 +209,46 @@ def test_pretrained_weights_load():
     params, state = tm.load_detector()
     assert tm.count_detector_params(params, state) == (521_657, 904)
     assert all(a.dtype == np.float32 for d in params.values() for a in d.values())
+
+
+# --------------------------------------------------------------------------- command line
+
+def speech_file(path, rate=22050, seconds=14.0, stereo=True):
+    """A WAV of dev-set speech: a dev background, "activate" at 2 s and 11 s, "activity" at 6 s.
+    Returns the end times (seconds) of the two "activate" words."""
+    from scipy.io import wavfile
+    from scipy.signal import resample_poly
+    dev = tm.load_split(str(ROOT / "data" / "trigger"), "dev")
+    n = int(seconds * tm.RATE)
+    x = np.resize(dev["backgrounds"][2], n).copy()
+    ends = []
+    for start, word in ((2.0, dev["activates"][0]), (6.0, dev["negatives"][1]), (11.0, dev["activates"][5])):
+        s = int(start * tm.RATE)
+        x[s:s + len(word)] += word
+        if word is not dev["negatives"][1]:
+            ends.append((s + len(word)) / tm.RATE)
+    x = resample_poly(x, rate, tm.RATE)
+    data = np.round(np.clip(x, -1, 1) * 32767).astype(np.int16)
+    wavfile.write(path, rate, np.stack([data, data], axis=1) if stereo else data)
+    return ends
+
+
+def test_command_line_reports_every_file_and_fails_on_bad_ones(tmp_path):
+    """python -m utils.trigger prints a line per readable file (any rate, stereo, longer than 10 s), a clear
+    message for a missing and for an unreadable file, goes on with the others, and exits with status 1."""
+    import subprocess
+    import sys
+    good = tmp_path / "speech.wav"
+    speech_file(good)
+    bad = tmp_path / "notes.wav"
+    bad.write_text("this is not a WAV file")
+    missing = tmp_path / "missing.wav"
+    done = subprocess.run([sys.executable, "-m", "utils.trigger", str(missing), str(bad), str(good)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert f"{missing}: error: no such file" in done.stderr
+    assert f"{bad}: error: cannot read it as a WAV file" in done.stderr
+    assert done.stdout.startswith(f"{good}: ")
+    done = subprocess.run([sys.executable, "-m", "utils.trigger", str(good)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == ""
