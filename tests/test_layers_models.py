@@ -8,7 +8,7 @@ Overfitting is asserted loosely (the loss falls below a fraction of its start), 
 import numpy as np
 import pytest
 
-from utils import gradcheck, init, layers, losses, optim, recurrent
+from utils import gradcheck, init, layers, losses, nmt, optim, recurrent
 
 
 # --------------------------------------------------------------------------- date translation model
@@ -27,7 +27,7 @@ def date_loss(params, x, labels, T_y, backward=True):
     s, c = np.zeros((n_s, m)), np.zeros((n_s, m))
     steps, logits = [], []
     for _ in range(T_y):
-        context, c_att = layers.attention_step_forward(a, s, params["att"])
+        context, c_att = nmt.attention_step_forward(a, s, params["att"])
         s, c, c_post = recurrent.lstm_step_forward(context, s, c, params["post"])
         z, c_out = layers.dense_forward(s, params["out"]["Wy"], params["out"]["by"])
         steps.append((c_att, c_post, c_out))
@@ -43,7 +43,7 @@ def date_loss(params, x, labels, T_y, backward=True):
         c_att, c_post, c_out = steps[t]
         gd = layers.dense_backward(dlogits[:, :, t], c_out)
         gp = recurrent.lstm_step_backward(ds + gd["dx"], dc, c_post)
-        ga = layers.attention_step_backward(gp["dxt"], c_att)
+        ga = nmt.attention_step_backward(gp["dxt"], c_att)
         ds, dc = gp["da_prev"] + ga["ds_prev"], gp["dc_prev"]
         da += ga["da"]
         g_out = {"dWy": g_out["dWy"] + gd["dW"], "dby": g_out["dby"] + gd["db"]}

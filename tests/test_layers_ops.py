@@ -5,7 +5,7 @@ Gradient checks: float64, h = 1e-5, threshold 1e-7, through sum(out * G) for a f
 import numpy as np
 import pytest
 
-from utils import gradcheck, layers, losses
+from utils import gradcheck, layers, losses, nmt
 
 
 def _check(loss, arrays, grads, **kw):
@@ -151,12 +151,12 @@ def test_attention_step_gradcheck_and_weights():
     a, s_prev = rng.standard_normal((6, 3, 5)), rng.standard_normal((4, 3))
     p = {"W1": rng.standard_normal((7, 10)), "b1": rng.standard_normal((7, 1)),
          "W2": rng.standard_normal((1, 7)), "b2": np.full((1, 1), 0.5)}
-    context, cache = layers.attention_step_forward(a, s_prev, p)
+    context, cache = nmt.attention_step_forward(a, s_prev, p)
     assert context.shape == (6, 3)
     np.testing.assert_allclose(cache["alphas"].sum(axis=2), 1.0)
     G = rng.standard_normal((6, 3))
-    g = layers.attention_step_backward(G, cache)
-    loss = lambda: np.sum(layers.attention_step_forward(a, s_prev, p)[0] * G)
+    g = nmt.attention_step_backward(G, cache)
+    loss = lambda: np.sum(nmt.attention_step_forward(a, s_prev, p)[0] * G)
     arrays = {"a": a, "s_prev": s_prev, **p}
     _check(loss, arrays, {k: g["d" + k] for k in arrays})
 

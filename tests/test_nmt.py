@@ -75,7 +75,7 @@ def test_attention_step_alone_gradient_check_and_library_agreement():
     w = rng.normal(size=(n_a2, m))
     context, alphas, cache = nmt.attention_forward(a, s, p)
     np.testing.assert_allclose(alphas.sum(axis=2), 1.0)
-    ref, ref_cache = layers.attention_step_forward(a, s, p)
+    ref, ref_cache = nmt.attention_step_forward(a, s, p)
     np.testing.assert_allclose(context, ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(alphas, ref_cache["alphas"], rtol=1e-12, atol=1e-12)
     shared = nmt.attention_shared(a, p, n_s)
@@ -91,7 +91,7 @@ def test_a_plugged_attention_step_gives_the_same_model():
     params, X, labels = tiny_model(2)
 
     def step(a, s, p):
-        context, cache = layers.attention_step_forward(a, s, p)
+        context, cache = nmt.attention_step_forward(a, s, p)
         return context, cache["alphas"], cache
 
     Y1, al1, c1 = nmt.forward(X, params, 3)
@@ -101,7 +101,7 @@ def test_a_plugged_attention_step_gives_the_same_model():
     g1 = nmt.backward(nmt.loss(c1, labels)[1], c1)
     with pytest.raises(ValueError, match="attention_step_backward"):
         nmt.backward(nmt.loss(c2, labels)[1], c2)
-    g2 = nmt.backward(nmt.loss(c2, labels)[1], c2, layers.attention_step_backward)
+    g2 = nmt.backward(nmt.loss(c2, labels)[1], c2, nmt.attention_step_backward)
     for (path, _, a), (_, _, b) in zip(optim.pairs(params, g1), optim.pairs(params, g2)):
         np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-15, err_msg=path)
     np.testing.assert_allclose(g2["dX"], g1["dX"], rtol=1e-9, atol=1e-15)

@@ -9,7 +9,8 @@ The files are written by data/dates/make_dates.py (see data/README.md for the fo
 numbers-only dates are month first, 3/4/01 = 2001-03-04; two-digit years 69-99 are 19xx, 00-68 are 20xx).
 The vocabularies are dicts: human_vocab character -> index (the sorted lower-cased characters of the data,
 then "<unk>" and "<pad>"), machine_vocab character -> index ("-" and the digits), inv_machine_vocab
-index -> character. The command line needs utils/nmt.py (the model) and data/dates/weights.npz.
+index -> character. The command line needs utils/nmt.py (the model, which the assignment's release does not ship) and
+data/dates/weights.npz; load_model needs only utils/seq2seq.py.
 """
 import datetime
 import json
@@ -54,10 +55,10 @@ def load_model(path=WEIGHTS, data_dir=DATA_DIR):
 
     Returns (params, human_vocab, inv_machine_vocab).
     """
-    from utils import io, nmt
+    from utils import io, seq2seq
     human, _, inv_machine = load_vocab(data_dir)
     params = io.load_params(str(path))
-    n_h = nmt.sizes(params)["n_h"]
+    n_h = seq2seq.sizes(params)["n_h"]
     if n_h != len(human):
         raise ValueError(f"'{path}' was trained for {n_h} input symbols, vocab.json has {len(human)}")
     return params, human, inv_machine

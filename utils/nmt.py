@@ -1,8 +1,10 @@
 """The date-translation model: character-level translation with attention ("3rd of March 2001" -> 2001-03-03).
 
 This is the answer key of assignment 4 (date_translation): no release of that assignment ships this module.
-Its functions therefore carry their own names (``encode_texts``, ``attention_forward``, ``forward``,
-``translate_texts``, ``match_rate``), none of them the name of a graded function.
+Its functions therefore carry their own names (``encode_texts``, ``attention_forward``, ``attention_step_forward``,
+``forward``, ``translate_texts``, ``match_rate``), none of them the name of a graded function. The parts the
+assignment provides (sizes, layout, count, initialisation, and the backward pass given an attention step's
+backward) are in utils/seq2seq.py, which it ships; they are imported here under the same names as before.
 
 The model (the sizes of the original course; 52,960 parameters when the human vocabulary has 37 symbols)::
 
@@ -29,46 +31,13 @@ same as concatenating at every step.
 """
 import numpy as np
 
-from utils import init, losses
+from utils import layers, losses
 from utils.activations import softmax
-from utils.io import dense_param_count, lstm_param_count
 from utils.recurrent import bidirectional_backward, bidirectional_forward, lstm_step_backward, lstm_step_forward
+# the model's sizes, layout, count and initialisation live in utils.seq2seq (shipped with the assignment)
+from utils.seq2seq import N_A, N_E, N_S, N_Y, T_X, T_Y, cast, initialize, param_count, sizes  # noqa: F401
 
-T_X, T_Y = 30, 10
-N_A, N_S, N_E, N_Y = 32, 64, 10, 11
 PAD, UNK = "<pad>", "<unk>"
-
-
-# --------------------------------------------------------------------------- sizes and parameters
-
-def param_count(n_h, n_a=N_A, n_s=N_S, n_e=N_E, n_y=N_Y):
-    """Number of parameters: 2 LSTM(n_h -> n_a) + Dense(n_s + 2 n_a -> n_e) + Dense(n_e -> 1)
-    + LSTM(2 n_a -> n_s) + Dense(n_s -> n_y). With the default sizes, 43,488 + 256 n_h (52,960 at n_h = 37)."""
-    return (2 * lstm_param_count(n_h, n_a) + dense_param_count(n_s + 2 * n_a, n_e) + dense_param_count(n_e, 1)
-            + lstm_param_count(2 * n_a, n_s) + dense_param_count(n_s, n_y))
-
-
-def initialize(n_h, rng, n_a=N_A, n_s=N_S, n_e=N_E, n_y=N_Y, dtype=np.float64):
-    """Fresh parameters (module docstring for the layout). n_h: human vocabulary size; rng: numpy Generator.
-    LSTM weights: orthogonal recurrent part, Glorot input part, forget bias 1; dense weights Glorot, biases 0."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"initialize: rng should be a numpy.random.Generator, got {type(rng).__name__}")
-    return {"pre": {"fwd": init.lstm_params(n_h, n_a, rng, dtype), "bwd": init.lstm_params(n_h, n_a, rng, dtype)},
-            "attention": init.attention_params(n_s, 2 * n_a, n_e, rng, dtype),
-            "post": init.lstm_params(2 * n_a, n_s, rng, dtype),
-            "output": init.dense_params(n_s, n_y, rng, dtype, ("Wy", "by"))}
-
-
-def sizes(params):
-    """dict n_h, n_a, n_s, n_e, n_y read from the parameter shapes."""
-    n_a, n_ah = params["pre"]["fwd"]["Wf"].shape
-    return {"n_h": n_ah - n_a, "n_a": n_a, "n_s": params["post"]["Wf"].shape[0],
-            "n_e": params["attention"]["W1"].shape[0], "n_y": params["output"]["Wy"].shape[0]}
-
-
-def cast(params, dtype):
-    """A copy of a (nested) parameter dict with every array converted to dtype."""
-    return {k: cast(v, dtype) if isinstance(v, dict) else np.asarray(v, dtype=dtype).copy() for k, v in params.items()}
 
 
 # --------------------------------------------------------------------------- text <-> arrays
@@ -184,6 +153,42 @@ def attention_backward(dcontext, cache):
     grads["dW1"][:, n_s:] = dz @ a.reshape(n_a2, m * T_x).T
     grads["da"] = alphas * dcontext[:, :, None] + (params["W1"][:, n_s:].T @ dz).reshape(n_a2, m, T_x)
     return grads
+
+
+def attention_step_forward(a, s_prev, params):
+    """The same attention step as ``attention_forward``, composed of utils.layers' pieces (repeat, concat,
+    two dense layers, softmax over time, weighted sum); the tests check the two against each other:
+    e = relu(W2 tanh(W1 [repeat(s_prev); a] + b1) + b2), alphas = softmax over time of e,
+    context = sum_t alphas a.
+
+    a (n_a, m, T_x) pre-attention states (2 n_a of a bidirectional LSTM, say); s_prev (n_s, m);
+    params W1 (n_e, n_s + n_a), b1 (n_e, 1), W2 (1, n_e), b2 (1, 1).
+    Returns context (n_a, m) and cache (cache["alphas"] (1, m, T_x) holds the attention weights).
+    """
+    a = np.asarray(a)
+    if a.ndim != 3:
+        raise ValueError(f"attention_step_forward: a should have shape (n_a, m, T_x), got shape {a.shape}")
+    rep, c_rep = layers.repeat_forward(s_prev, a.shape[2])
+    cat, c_cat = layers.concat_forward([rep, a])
+    h, c_h = layers.dense_forward(cat, params["W1"], params["b1"], "tanh")
+    e, c_e = layers.dense_forward(h, params["W2"], params["b2"], "relu")
+    alphas, c_sm = layers.softmax_time_forward(e)
+    context, c_ws = layers.weighted_sum_forward(alphas, a)
+    return context, {"alphas": alphas, "parts": (c_rep, c_cat, c_h, c_e, c_sm, c_ws)}
+
+
+def attention_step_backward(dcontext, cache):
+    """Backward of ``attention_step_forward``. dcontext (n_a, m).
+
+    Returns dict da (n_a, m, T_x), ds_prev (n_s, m), dW1, db1, dW2, db2.
+    """
+    c_rep, c_cat, c_h, c_e, c_sm, c_ws = cache["parts"]
+    g_ws = layers.weighted_sum_backward(dcontext, c_ws)
+    g_e = layers.dense_backward(layers.softmax_time_backward(g_ws["dalphas"], c_sm)["de"], c_e)
+    g_h = layers.dense_backward(g_e["dx"], c_h)
+    drep, da = layers.concat_backward(g_h["dx"], c_cat)["dxs"]
+    return {"da": da + g_ws["da"], "ds_prev": layers.repeat_backward(drep, c_rep)["ds"],
+            "dW1": g_h["dW"], "db1": g_h["db"], "dW2": g_e["dW"], "db2": g_e["db"]}
 
 
 # --------------------------------------------------------------------------- the whole model
