@@ -3,6 +3,9 @@
 Gradient checks use the loss sum(out * G) (+ sum(c_last * H) for an LSTM), so the upstream gradients
 are exactly G and H; float64, h = 1e-5, threshold 1e-7 (a correct layer gives about 1e-9 to 1e-11).
 """
+import ast
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -201,3 +204,93 @@ def test_parameter_counts_the_standard_way():
     assert io.bidirectional_param_count(io.lstm_param_count(37, 32)) == 17920   # dates pre-attention
     assert io.count_params(init.gru_params(196, 128, rng)) == io.gru_param_count(196, 128) == 124800
     assert io.count_params(init.rnn_params(27, 50, rng)) == io.rnn_param_count(27, 50) == 3900
+
+
+# --------------------------------------------------------------------------- the engine boundary
+
+def test_rnn_recurrence_equals_the_sequence_layer():
+    """rnn_recurrence_forward/_backward over Wax x<t> + ba give rnn_sequence_forward/_backward's states and grads."""
+    rng = np.random.default_rng(11)
+    p, x = _cell("rnn", rng), _inputs(rng, T_x=5)
+    a0, G = rng.standard_normal((N_A, M)), rng.standard_normal((N_A, M, 5))
+    out, cache = recurrent.rnn_sequence_forward(x, p, a0)
+    lib = recurrent.rnn_sequence_backward(G, cache)
+    Z = np.ascontiguousarray((np.einsum("ij,jmt->imt", p["Wax"], x) + p["ba"][:, :, None]).transpose(2, 0, 1))
+    A = recurrent.rnn_recurrence_forward(Z, p["Waa"], a0)                     # (T_x + 1, n_a, m)
+    assert A.shape == (6, N_A, M)
+    np.testing.assert_array_equal(A[0], a0)
+    np.testing.assert_allclose(A[1:].transpose(1, 2, 0), out, rtol=1e-12, atol=1e-13)
+    dZ, da0 = recurrent.rnn_recurrence_backward(np.ascontiguousarray(G.transpose(2, 0, 1)), A, p["Waa"])
+    assert dZ.shape == (5, N_A, M) and da0.shape == (N_A, M)
+    dZ2 = dZ.transpose(1, 0, 2).reshape(N_A, -1)                               # (n_a, T_x m)
+    np.testing.assert_allclose(da0, lib["da0"], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dZ2 @ A[:-1].transpose(1, 0, 2).reshape(N_A, -1).T, lib["dWaa"], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dZ2.sum(axis=1, keepdims=True), lib["dba"], rtol=1e-12, atol=1e-13)
+    with pytest.raises(ValueError, match=r"\(4, 4\)"):
+        recurrent.rnn_recurrence_forward(Z, np.zeros((4, 4)), np.zeros((3, M)))  # a0 for n_a = 3
+
+
+def test_lstm_sequence_gates_are_the_step_caches():
+    """lstm_sequence_gates gives c and ft, it, cct, ot of every step as lstm_step_forward's caches hold them."""
+    rng = np.random.default_rng(12)
+    p, x = _cell("lstm", rng), _inputs(rng)
+    a0, c0 = rng.standard_normal((N_A, M)), rng.standard_normal((N_A, M))
+    out, cache = recurrent.lstm_sequence_forward(x, p, a0, c0)
+    gates = recurrent.lstm_sequence_gates(cache)
+    assert set(gates) == {"c", "ft", "it", "cct", "ot"} and all(v.shape == (N_A, M, T) for v in gates.values())
+    a, c = a0, c0
+    for t in range(T):
+        a, c, step = recurrent.lstm_step_forward(x[:, :, t], a, c, p)
+        _, c_next, _, _, ft, it, cct, ot = step[:8]
+        for name, want in (("c", c_next), ("ft", ft), ("it", it), ("cct", cct), ("ot", ot)):
+            np.testing.assert_allclose(gates[name][:, :, t], want, rtol=1e-12, atol=1e-13, err_msg=name)
+    recurrent.lstm_sequence_backward(np.ones_like(out), cache)             # the accessor left the cache usable
+    with pytest.raises(ValueError, match="already used"):
+        recurrent.lstm_sequence_gates(cache)
+    with pytest.raises(ValueError, match="lstm_sequence_forward"):
+        recurrent.lstm_sequence_gates(recurrent.gru_sequence_forward(x, _cell("gru", rng))[1])
+
+
+def _private_imports(source):
+    """Private names (leading underscore, dunders aside) that ``source`` takes from utils modules:
+    ``from utils.x import _y``, ``from utils import _y``, and ``x._y`` / ``utils.x._y`` on an imported utils module."""
+    tree = ast.parse(source)
+    modules, found = set(), []                       # local names bound to utils modules (or the package)
+    private = lambda name: name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "utils"):
+            for alias in node.names:
+                if private(alias.name):
+                    found.append(f"from {node.module} import {alias.name} (line {node.lineno})")
+                elif node.module == "utils" or node.level:
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "utils":
+                    modules.add(alias.asname or alias.name.split(".")[0])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and private(node.attr):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in modules:
+                found.append(f"{ast.unparse(node)} (line {node.lineno})")
+    return found
+
+
+def test_the_boundary_scan_sees_every_form_of_private_import():
+    """The scan below flags the ways a module can reach another utils module's private names."""
+    snippet = ("from utils.recurrent import _buffer, fuse\nfrom utils import recurrent as r, layers\n"
+               "import utils.recurrent\nfrom . import activations\n"
+               "r._rnn_kernel(1)\nlayers._im2col\nutils.recurrent._FREE\nactivations._x\nr.fuse\nr.__name__\n"
+               "self._own = 1\n")
+    assert len(_private_imports(snippet)) == 5
+    assert _private_imports("from utils import recurrent\nrecurrent.fuse({}, 'rnn')\nx._y = 2\n") == []
+
+
+def test_no_utils_module_reaches_into_another_ones_private_names():
+    """utils/ modules use each other's public names only (utils/recurrent.py's kernels and pool stay inside it)."""
+    utils_dir = pathlib.Path(recurrent.__file__).parent
+    offenders = {f.name: hits for f in sorted(utils_dir.glob("*.py"))
+                 if (hits := _private_imports(f.read_text(encoding="utf-8")))}
+    assert not offenders, f"private names used across utils modules: {offenders}"

@@ -95,14 +95,14 @@ def lstm_forward(x, a0, parameters):
     Returns a (n_a, m, T_x), y (n_y, m, T_x), c (n_a, m, T_x) and caches = (list of T_x cell caches, x).
     """
     a, seq = recurrent.lstm_sequence_forward(x, parameters, a0)
-    c = np.ascontiguousarray(seq["C"][1:, 0].transpose(1, 2, 0))       # (n_a, m, T_x)
-    G = seq["G"][:, 0]                                                 # (T_x, 4, n_a, m): [o, f, i, cct]
+    gates = recurrent.lstm_sequence_gates(seq)                          # each (n_a, m, T_x)
+    c, ft, it, cct, ot = (gates[k] for k in ("c", "ft", "it", "cct", "ot"))
     c0 = np.zeros_like(a[:, :, 0])
     steps = []
     for t in range(x.shape[2]):
-        ot, ft, it, cct = G[t]
         a_prev, c_prev = (a0, c0) if t == 0 else (a[:, :, t - 1], c[:, :, t - 1])
-        steps.append((a[:, :, t], c[:, :, t], a_prev, c_prev, ft, it, cct, ot, x[:, :, t], parameters))
+        steps.append((a[:, :, t], c[:, :, t], a_prev, c_prev, ft[:, :, t], it[:, :, t], cct[:, :, t],
+                      ot[:, :, t], x[:, :, t], parameters))
     return a, _output(parameters["Wy"], parameters["by"], a), c, (steps, x)
 
 
