@@ -11,7 +11,7 @@ gradcheck    the course's one centred-difference gradient checker
 testing      array comparisons whose failures say which value or shape is wrong
 diagrams     drawings of RNN, LSTM and GRU cells (matplotlib, drawn by code)
 rnn          assignment 1's functions (answer key: never shipped with assignment 1)
-recurrent    fused RNN/LSTM/GRU kernels: steps, sequences, bidirectional
+recurrent    fused RNN/LSTM/GRU layers: steps, sequences, bidirectional (kernels and buffer pool private)
 layers       dense over time, Conv1D, batch norm, dropout, attention pieces (repeat, concat, softmax over time,
              weighted sum; the step they make is in nmt)
 losses       sequence softmax cross-entropy, per-step binary cross-entropy

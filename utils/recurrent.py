@@ -21,8 +21,8 @@ Public API (``__all__``); every other module uses only these names:
 - parameters: ``fuse``/``unfuse``, ``GATES``; memory: ``release_buffers``, ``POOL_LIMIT_BYTES``.
 
 Everything with a leading underscore (the step kernels, their derivative factors, the buffer pool, the
-shared sequence loops) is private to this module; tests/test_layers_recurrent.py checks that no other
-module in utils/ imports a private name from another.
+shared sequence loops) is private to this module; tests/test_layers_recurrent.py checks that no module
+in utils/ uses another module's private names.
 
 How it is fast, and still one piece of maths:
 
