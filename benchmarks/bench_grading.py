@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/bench_grading.py [assignment] [copies]
 
-The class: perfect, blank, one mutant per graded function, repeated ``copies`` times (different
-student ids, so nothing is cached). Each run is a fresh course copy graded with plain
+The class: the demo class (tools/course.demo_class: perfect, blank, partial, hostile, unreadable,
+one mutant per graded function), repeated ``copies`` times (different student ids, so nothing is
+cached). Each run is a fresh course copy graded with plain
 `nbgrader autograde`; the time is the wall-clock time of that command.
 """
 import os
@@ -20,13 +21,10 @@ from tools import course  # noqa: E402
 
 def build(root, assignment, copies):
     ac.make_course(root, assignment)
-    A = course.teacher_answers(assignment, root)
+    demo = course.demo_class(assignment, root)
     for k in range(copies):
-        course.write_submission(f"perfect{k}", assignment, course.student_notebook(assignment, A, root), root)
-        course.write_submission(f"blank{k}", assignment, course.student_notebook(assignment, {}, root), root)
-        for f in course.graded_functions(assignment, root):
-            nb = course.student_notebook(assignment, course.mutant_answers(assignment, f, root), root)
-            course.write_submission(f"mutant{k}_{f}", assignment, nb, root)
+        for student, (nb, _, _) in demo.items():
+            course.write_submission(f"{student}{k}", assignment, nb, root)
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     nbg = os.path.join(os.path.dirname(sys.executable), "nbgrader")
     keep = os.path.join(root, "release.keep")

@@ -15,6 +15,7 @@ import nbformat
 from nbclient import NotebookClient
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from grading import notebook as nbk  # noqa: E402
 from tools import course  # noqa: E402
 
 
@@ -27,7 +28,7 @@ def time_notebook(assignment):
         stamps = []
         client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": work}})
         client.on_cell_executed = lambda cell, **kw: stamps.append(
-            (time.perf_counter(), cell.metadata.get("nbgrader", {}).get("grade_id", "?")))
+            (time.perf_counter(), nbk.grade_id(cell) or "?"))
         t0 = time.perf_counter()
         client.execute()
         total = time.perf_counter() - t0

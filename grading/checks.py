@@ -10,12 +10,9 @@ a wrong cell keeps the loop's points; zeros built on zeros earn nothing.
 """
 import numpy as np
 
-from utils.gradcheck import relative_error
+from utils import gradcheck, testing
 from .plan import Call, Ref, take
 from .spec import mismatch
-
-H = 1e-5
-
 
 def randn(rng, *shape):
     return rng.standard_normal(shape)
@@ -27,12 +24,8 @@ def params_like(rng, shapes, scale=1.0):
 
 
 def perturbations(rng, arrays, per_array=3):
-    """[(name, index)] a few entries of every array, chosen by rng."""
-    picks = []
-    for name, a in arrays.items():
-        for flat in rng.choice(a.size, size=min(per_array, a.size), replace=False):
-            picks.append((name, np.unravel_index(int(flat), a.shape)))
-    return picks
+    """[(name, index)] a few entries of every array, chosen by rng (utils.gradcheck.sample_indices)."""
+    return [(name, idx) for name, a in arrays.items() for idx in gradcheck.sample_indices(a.shape, per_array, rng)]
 
 
 def gradient_probe(forward, build_args, arrays, outputs, backward_calls, rng, per_array=3):
@@ -52,13 +45,13 @@ def gradient_probe(forward, build_args, arrays, outputs, backward_calls, rng, pe
     for n, (name, idx) in enumerate(picks):
         for sign in (1, -1):
             moved = {k: v.copy() for k, v in arrays.items()}
-            moved[name][idx] += sign * H
+            moved[name][idx] += sign * gradcheck.H
             plan.append(Call(forward, *build_args(moved), out={f"p{n}{'+' if sign > 0 else '-'}_{k}": v
                                                               for k, v in outputs.items()}))
     return plan, picks
 
 
-def gradient_compare(picks, weights, deps=(), tol=1e-6, grad_label="grad"):
+def gradient_compare(picks, weights, deps=(), tol=gradcheck.TOLERANCE, grad_label="grad"):
     """Compare function for ``gradient_probe``: numeric vs analytic on the picked entries.
 
     weights: {output label: W} so that loss = sum_label sum(W * output).
@@ -92,9 +85,9 @@ def gradient_compare(picks, weights, deps=(), tol=1e-6, grad_label="grad"):
             g = grads.get("d" + name)
             if not isinstance(g, np.ndarray) or g.shape != reference[grad_label]["d" + name].shape:
                 return [f"d{name} is missing or has the wrong shape"]
-            num.append((loss["+"] - loss["-"]) / (2 * H))
+            num.append(gradcheck.centred_difference(loss["+"], loss["-"]))
             ana.append(float(g[idx]))
-        err = relative_error(np.array(ana), np.array(num))
+        err = gradcheck.relative_error(np.array(ana), np.array(num))
         if not err < tol:
             worst = picks[int(np.argmax(np.abs(np.array(ana) - np.array(num))))][0]
             return [f"gradient check against your own forward pass failed: relative error {err:.2e} "
@@ -146,6 +139,40 @@ def substantive(*groups):
     return True
 
 
+def stepwise_rules(T, names, axis=-1):
+    """Consistency rules for a sequence function built from a step function (rnn_forward from
+    rnn_cell_forward, a decoder from its attention step): for every t < T and every name, the
+    sequence's output ``name`` sliced at t along ``axis`` equals the step call's output labelled
+    ``f"step{t}_{name}"`` (the plan runs the student's step function on the student's own previous
+    outputs). Returns f(student) -> [labels that differ]."""
+    def rules(s):
+        bad = []
+        for t in range(T):
+            for name in names:
+                got, step = s.get(name), s.get(f"step{t}_{name}")
+                if not (isinstance(got, np.ndarray) and isinstance(step, np.ndarray) and got.ndim == step.ndim + 1
+                        and -got.ndim <= axis < got.ndim and t < got.shape[axis]
+                        and testing.close(np.take(got, t, axis=axis), step)):
+                    bad.append(f"{name} at step {t}")
+        return bad
+    return rules
+
+
+def summed_rules(T, names, total_label, step_label="g{t}", extra=None):
+    """Consistency rules for a backward pass composed of step backward passes (rnn_backward from
+    rnn_cell_backward): each gradient in ``names`` of the dict ``total_label`` equals the sum over t
+    of the step gradients (dicts labelled ``step_label.format(t=t)``); ``extra(steps)`` may return
+    more {name: expected array} (e.g. the stacked input gradients). Returns f(student) -> [names that differ]."""
+    def rules(s):
+        total, steps = s.get(total_label), [s.get(step_label.format(t=t)) for t in range(T)]
+        if not isinstance(total, dict) or not all(isinstance(st, dict) for st in steps):
+            return ["not comparable"]
+        want = {n: sum(st[n] for st in steps) for n in names}
+        want.update(extra(steps) if extra else {})
+        return [n for n in want if not testing.close(total.get(n), want[n])]
+    return rules
+
+
 def consistent_or_matching(main_labels, rules, block_labels, block_groups=None):
     """Compare for a function built on another graded function.
 
@@ -181,4 +208,4 @@ def consistent_or_matching(main_labels, rules, block_labels, block_groups=None):
 
 
 __all__ = ["Call", "Ref", "take", "randn", "params_like", "gradient_probe", "gradient_compare",
-           "consistent_or_matching", "substantive"]
+           "consistent_or_matching", "substantive", "stepwise_rules", "summed_rules"]

@@ -9,7 +9,6 @@ Outcomes of a submission: ``graded``, ``timed out``, ``out of memory``, ``crashe
 cell, that cell is skipped and the run is repeated, so the rest still earns its points.
 """
 import atexit
-import copy
 import hashlib
 import importlib
 import json
@@ -29,13 +28,13 @@ import zlib
 import nbformat
 import numpy as np
 
+from . import notebook as nbk
 from . import plan as plan_lang
 from . import sandbox
 from .spec import TeacherFailure, default_compare
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VERSION = "1"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+VERSION = "2"
 
 
 class Settings:
@@ -53,141 +52,26 @@ class Settings:
         self.workers = workers or os.cpu_count() or 1
 
 
-# ------------------------------------------------------------------ notebooks
-
-def nbgrader_meta(cell):
-    """The nbgrader metadata of a cell ({} when missing or damaged)."""
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
-    return meta if isinstance(meta, dict) else {}
-
-
-def is_test_cell(cell):
-    m = nbgrader_meta(cell)
-    return cell.get("cell_type") == "code" and bool(m.get("grade")) and not m.get("solution")
-
-
-def is_solution_cell(cell):
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def strip_hidden(source):
-    """Remove every ### BEGIN/END HIDDEN TESTS region (markers included)."""
-    out, hidden = [], False
-    for line in source.splitlines():
-        if HIDDEN_BEGIN in line:
-            hidden = True
-        elif HIDDEN_END in line:
-            hidden = False
-        elif not hidden:
-            out.append(line)
-    return "\n".join(out)
-
-
-def read_notebook(path):
-    """(notebook, None) or (None, why it cannot be read)."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        return None, f"cannot open the file: {exc.strerror}"
-    try:
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-    except UnicodeDecodeError:
-        return None, "the file is not UTF-8 text"
-    except Exception as exc:  # nbformat raises several kinds
-        return None, f"not a valid notebook: {str(exc).splitlines()[0][:200]}"
-    if not isinstance(nb.get("cells"), list) or \
-            not all(isinstance(c, dict) and isinstance(c.get("source", ""), str) for c in nb.cells):
-        return None, "not a valid notebook: its cells are malformed"
-    return nb, None
-
-
-def canonical_notebook(student_nb, release_nb):
-    """The release notebook with the student's answers in it.
-
-    Locked cells come from the release (a student cannot change instructions, setup or tests);
-    each solution cell gets the student's code, matched by grade_id, else by position between
-    unchanged neighbours; the student's own extra code cells are kept after the cell they
-    followed. Duplicated and deleted test cells, changed ids and renamed grade_ids all end up in
-    the same canonical form. Returns a new notebook.
-    """
-    release_cells = release_nb.cells
-    scells = student_nb.cells if student_nb is not None else []
-    test_sources = {strip_hidden(c.source).strip() for c in release_cells if is_test_cell(c)}
-    locked_sources = {c.source.strip() for c in release_cells if not is_solution_cell(c)}
-
-    used = set()
-    pos = {}  # release index -> student index
-    by_id = {}
-    for j, c in enumerate(scells):
-        gid = nbgrader_meta(c).get("grade_id")
-        if gid and gid not in by_id:
-            by_id[gid] = j
-    for i, rc in enumerate(release_cells):
-        gid = nbgrader_meta(rc).get("grade_id")
-        j = by_id.get(gid)
-        if j is not None and scells[j].get("cell_type") == rc.cell_type and j not in used:
-            pos[i] = j
-            used.add(j)
-    # unchanged locked cells anchor by identical source
-    for i, rc in enumerate(release_cells):
-        if i in pos or is_solution_cell(rc):
-            continue
-        for j, c in enumerate(scells):
-            if j not in used and c.get("source", "").strip() == rc.source.strip():
-                pos[i], _ = j, used.add(j)
-                break
-    # unmatched solution cells: the first free code cell between the neighbouring anchors
-    for i, rc in enumerate(release_cells):
-        if i in pos or not is_solution_cell(rc):
-            continue
-        lo = max([pos[k] for k in pos if k < i], default=-1)
-        hi = min([pos[k] for k in pos if k > i], default=len(scells))
-        for j in range(lo + 1, hi):
-            c = scells[j]
-            if j not in used and c.get("cell_type") == rc.cell_type and \
-                    strip_hidden(c.get("source", "")).strip() not in test_sources:
-                pos[i], _ = j, used.add(j)
-                break
-
-    out = copy.deepcopy(release_nb)
-    out.cells = []
-    student_at = {j: i for i, j in pos.items()}
-    extras_after = {}  # release index -> [student extra cells]
-    last = -1
-    for j, c in enumerate(scells):
-        if j in student_at:
-            last = student_at[j]
-            continue
-        src = c.get("source", "")
-        if c.get("cell_type") != "code" or is_test_cell(c) or not src.strip() or \
-                strip_hidden(src).strip() in test_sources or src.strip() in locked_sources:
-            continue
-        extras_after.setdefault(last, []).append(nbformat.v4.new_code_cell(src))
-    for cell in extras_after.get(-1, []):
-        out.cells.append(cell)
-    for i, rc in enumerate(release_cells):
-        cell = copy.deepcopy(rc)
-        if is_solution_cell(rc) and i in pos:
-            cell.source = scells[pos[i]].get("source", "")
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-        out.cells.append(cell)
-        out.cells.extend(extras_after.get(i, []))
-    return out
-
-
-def exec_cells(canonical):
-    """The code cells to run in the sandbox: every code cell but the test cells."""
-    return [{"index": i, "source": c.source} for i, c in enumerate(canonical.cells)
-            if c.cell_type == "code" and not is_test_cell(c)]
-
-
 # ------------------------------------------------------------------ specs and jobs
 
 def load_spec(assignment):
-    return importlib.import_module(f"grading.specs.{assignment}")
+    """The hidden checks of ``assignment`` (grading/specs/<assignment>.py); a missing spec is an error."""
+    try:
+        return importlib.import_module(f"grading.specs.{assignment}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"grading.specs.{assignment}":
+            raise
+        raise TeacherFailure(f"{assignment} has no hidden checks: grading/specs/{assignment}.py is missing, "
+                             "so its test cells could not be graded") from None
+
+
+def check_spec_matches(assignment, nb):
+    """Every graded test cell of ``nb`` has its spec entry, and every spec entry its test cell."""
+    cells, checks = nbk.test_cell_ids(nb), list(load_spec(assignment).CHECKS)
+    missing, extra = [g for g in cells if g not in checks], [g for g in checks if g not in cells]
+    if missing or extra:
+        raise TeacherFailure(f"grading/specs/{assignment}.py does not match the notebook's test cells: "
+                             f"no checks for {missing}, checks without a test cell {extra}")
 
 
 def build_cases(assignment, seed):
@@ -614,21 +498,28 @@ def outcome_of(issues, unreadable=None, refused=None):
 class ReferencePool:
     """Trusted runners of the teacher's notebooks, kept alive for the whole grading process.
 
-    Each runner executes the teacher's cells once, then answers the cases of every submission (each
-    submission has its own seed, so its cases are new). One runner per grading thread at most.
+    A runner executes the teacher's cells once, then answers the cases of every submission (each
+    submission has its own seed, so its cases are new). ``size`` runners per assignment at most
+    (one by default: a reference answers in a fraction of a student's run, so grading threads
+    rarely wait for it); ``warm`` starts one in the background while the first students run.
     """
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.idle = {}
+    def __init__(self, size=1):
+        self.size = size
+        self.cond = threading.Condition()
+        self.idle, self.count = {}, {}
         atexit.register(self.close_all)
+
+    @staticmethod
+    def _key(course_root, assignment, notebook):
+        return (os.path.abspath(course_root), assignment, notebook, verdict_digest(course_root, assignment))
 
     def _new(self, course_root, assignment, notebook, settings):
         src = os.path.join(course_root, "source", assignment, notebook + ".ipynb")
         nb = nbformat.read(src, as_version=4)
         runner = _start(os.path.join(course_root, "release", assignment), settings, sandboxed=False)
         try:
-            for cell in exec_cells(nb):
+            for cell in nbk.exec_cells(nb):
                 ans = runner.ask({"op": "cell", "source": cell["source"]}, settings.cell_timeout * 4)
                 if ans.get("error"):
                     raise TeacherFailure(f"the teacher's notebook of {assignment} fails in cell {cell['index']}: "
@@ -641,14 +532,52 @@ class ReferencePool:
             raise
         return runner
 
+    def _acquire(self, key, make):
+        with self.cond:
+            while True:
+                if self.idle.get(key):
+                    return self.idle[key].pop()
+                if self.count.get(key, 0) < self.size:
+                    self.count[key] = self.count.get(key, 0) + 1
+                    break
+                self.cond.wait()
+        try:
+            return make()
+        except BaseException:
+            with self.cond:
+                self.count[key] -= 1
+                self.cond.notify_all()
+            raise
+
+    def _release(self, key, runner, broken=False):
+        with self.cond:
+            if broken:
+                self.count[key] -= 1
+            else:
+                self.idle.setdefault(key, []).append(runner)
+            self.cond.notify_all()
+        if broken:
+            runner.close()
+
+    def warm(self, course_root, assignment, notebook, settings):
+        """Start a reference runner in the background (errors surface on first use)."""
+        key = self._key(course_root, assignment, notebook)
+
+        def start():
+            try:
+                runner = self._acquire(key, lambda: self._new(course_root, assignment, notebook, settings))
+            except BaseException:  # noqa: B036 - reported again by the first real request
+                return
+            self._release(key, runner)
+        with self.cond:
+            if self.count.get(key, 0):
+                return
+        threading.Thread(target=start, daemon=True).start()
+
     def results(self, course_root, assignment, notebook, settings, cases):
         """{case id: results} of the teacher's functions on ``cases``."""
-        key = (os.path.abspath(course_root), assignment, notebook, verdict_digest(course_root, assignment))
-        with self.lock:
-            free = self.idle.setdefault(key, [])
-            runner = free.pop() if free else None
-        if runner is None:
-            runner = self._new(course_root, assignment, notebook, settings)
+        key = self._key(course_root, assignment, notebook)
+        runner = self._acquire(key, lambda: self._new(course_root, assignment, notebook, settings))
         out = {}
         try:
             for cid, case in cases.items():
@@ -660,18 +589,18 @@ class ReferencePool:
                                          f"('{case.name}'): {str(res)[:300]}")
                 out[cid] = res
         except BaseException as exc:
-            runner.close()
+            self._release(key, runner, broken=True)
             if isinstance(exc, Stopped):
                 raise TeacherFailure(f"the teacher's notebook of {assignment} stopped ({exc.kind}) on a check")
             raise
-        with self.lock:
-            self.idle.setdefault(key, []).append(runner)
+        self._release(key, runner)
         return out
 
     def close_all(self):
-        with self.lock:
+        with self.cond:
             runners = [r for rs in self.idle.values() for r in rs]
             self.idle.clear()
+            self.count.clear()
         for r in runners:
             r.close()
 
@@ -724,6 +653,7 @@ def grade_submission(course_root, assignment, student, notebook, settings, sandb
     path = os.path.join(course_root, "submitted", student, assignment, notebook + ".ipynb")
     release_path = os.path.join(course_root, "release", assignment, notebook + ".ipynb")
     release_nb = nbformat.read(release_path, as_version=4)
+    check_spec_matches(assignment, release_nb)
     raw = _raw_submission(path)
     fixed = "" if settings.seed is None else str(settings.seed)
     key = hashlib.sha256(raw + verdict_digest(course_root, assignment).encode() + fixed.encode()
@@ -741,19 +671,20 @@ def grade_submission(course_root, assignment, student, notebook, settings, sandb
     seed = draw_seed() if settings.seed is None else int(settings.seed)
     cases = build_cases(assignment, seed)
     refused = submission_problem(path)
-    nb, unreadable = (None, None) if refused else read_notebook(path)
+    nb, unreadable = (None, None) if refused else nbk.read_notebook(path)
     marks = nb.metadata.get("course_grading", {}) if nb is not None and isinstance(nb.metadata.get("course_grading"), dict) else {}
     if marks.get("unreadable") or marks.get("refused"):  # stand-in left by the pre-convert hook
         unreadable, refused, nb = marks.get("unreadable"), marks.get("refused"), None
     cell_ev, student_res, issues = {}, {}, []
+    canonical = nbk.canonical_notebook(None, release_nb)
     if not (unreadable or refused):
         try:
-            canonical = canonical_notebook(nb, release_nb)
+            canonical = nbk.canonical_notebook(nb, release_nb)
         except Exception as exc:  # noqa: BLE001 - a notebook whose structure cannot be read
             unreadable = f"the notebook's cells could not be read ({type(exc).__name__})"
         else:
             try:
-                cell_ev, student_res, issues = run_job(exec_cells(canonical), cases,
+                cell_ev, student_res, issues = run_job(nbk.exec_cells(canonical), cases,
                                                        os.path.join(course_root, "release", assignment),
                                                        settings, sandboxed=sandboxed)
             except Exception as exc:  # noqa: BLE001 - recorded, never "not autograded"
@@ -764,7 +695,7 @@ def grade_submission(course_root, assignment, student, notebook, settings, sandb
     report = {"key": key, "student": student, "assignment": assignment, "notebook": notebook,
               "outcome": outcome, "cause": cause, "issues": issues, "checks": checks, "seed": seed,
               "cells": {str(k): v for k, v in cell_ev.items()}, "sandboxed": sandboxed,
-              "seconds": round(time.monotonic() - t0, 2)}
+              "seconds": round(time.monotonic() - t0, 2), "canonical": canonical}
     os.makedirs(os.path.dirname(report_path), exist_ok=True)
     tmp = report_path + ".tmp"
     with open(tmp, "w") as f:

@@ -10,7 +10,7 @@ import os
 from nbgrader.api import MissingEntry
 from nbgrader.plugins import ExportPlugin
 
-from .nbgrader_plugin import _state, load_report
+from .nbgrader_plugin import course_root, load_report
 
 COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
            "raw_score", "late_submission_penalty", "score", "max_score", "outcome", "cause"]
@@ -20,7 +20,7 @@ SEVERITY = ["grader error", "refused", "unreadable", "crashed", "out of memory",
 class OutcomeCsvExport(ExportPlugin):
     def export(self, gradebook):
         dest = self.to or "grades.csv"
-        root = _state["root"] or os.getcwd()
+        root = course_root() or os.getcwd()
         only_a = {str(a) for a in self.assignment}
         only_s = {str(s) for s in self.student}
         with open(dest, "w", newline="") as fh:

@@ -9,7 +9,7 @@ What changes in nbgrader's autograde pipeline:
   (outcome "refused"; links in the folder are never followed) and, on its first call, starts grading every
   submission of the assignment in parallel (one sandbox per submission, all cores);
 - sanitising rebuilds each notebook from the release with the student's answers in it
-  (``core.canonical_notebook``) instead of trusting the submitted cell metadata;
+  (``notebook.canonical_notebook``) instead of trusting the submitted cell metadata;
 - execution in the student's kernel is replaced by ``SandboxedGrading``: it takes the verdicts
   decided outside the sandbox and writes them as the outputs of the test cells, with the hidden
   test source removed, so nbgrader's own SaveAutoGrades, feedback and export just work.
@@ -25,6 +25,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from . import core, sandbox
+from . import notebook as nbk
 
 _state = {"root": None, "settings": core.Settings(), "allow_unsandboxed": False,
           "pool": None, "futures": {}, "sandbox_ok": None}
@@ -36,7 +37,7 @@ def configure(c, course_root, allow_unsandboxed=False, **settings):
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,
                                         LimitOutput, OverwriteKernelspec, SaveAutoGrades)
     _state["root"] = os.path.abspath(course_root)
-    for name in ("cell_timeout", "case_timeout", "submission_timeout", "memory_mb", "workers"):
+    for name in ("cell_timeout", "case_timeout", "submission_timeout", "memory_mb", "workers", "seed"):
         env = os.environ.get("COURSE_GRADING_" + name.upper())
         if env:  # lets tests and one-off runs tighten limits without editing the config
             settings[name] = int(env)
@@ -110,7 +111,7 @@ def make_readable(path, assignment):
         _stand_in(path, assignment, {"refused": core.submission_problem_text("link"),
                                      "links": links})
         return
-    nb, why = core.read_notebook(path)
+    nb, why = nbk.read_notebook(path)
     if nb is not None:
         return
     keep = path + ".unreadable"
@@ -135,6 +136,7 @@ def _submit_all(assignment):
         make_readable(path, assignment)
         _state["futures"][key] = _state["pool"].submit(
             core.grade_submission, _state["root"], assignment, student, notebook, settings, sandboxed)
+        core.REFERENCES.warm(_state["root"], assignment, notebook, settings)
 
 
 def pre_convert_hook(assignment=None, student=None, notebooks=()):
@@ -143,6 +145,11 @@ def pre_convert_hook(assignment=None, student=None, notebooks=()):
         with _lock:
             make_readable(path, assignment_id)
             _submit_all(assignment_id)
+
+
+def course_root():
+    """The course root configured in nbgrader_config.py (None before ``configure``)."""
+    return _state["root"]
 
 
 def report_for(assignment, student, notebook):
@@ -154,18 +161,15 @@ def report_for(assignment, student, notebook):
 
 
 class CanonicalCells(NbGraderPreprocessor):
-    """Rebuild the submission from the release notebook with the student's answers in it."""
+    """Replace the submission by its canonical form: the release notebook with the student's answers
+    in it, exactly as the grader built and ran it (built once, in ``core.grade_submission``)."""
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        release = nbformat.read(_release_nb(info["assignment"], info["notebook"]), as_version=4)
+        report = report_for(info["assignment"], info["student"], info["notebook"])
+        canonical = nbformat.from_dict(report["canonical"])
         marks = nb.metadata.get("course_grading")
-        stand_in = isinstance(marks, dict) and bool(marks.get("unreadable") or marks.get("refused"))
-        try:
-            canonical = core.canonical_notebook(None if stand_in else nb, release)
-        except Exception:  # noqa: BLE001 - cells that cannot be read: graded as "unreadable" (see core)
-            canonical = core.canonical_notebook(None, release)
-        if stand_in:
+        if isinstance(marks, dict) and (marks.get("unreadable") or marks.get("refused")):
             canonical.metadata["course_grading"] = marks
         return canonical, resources
 
@@ -179,9 +183,9 @@ class SandboxedGrading(NbGraderPreprocessor):
         for i, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
-            if core.is_test_cell(cell):
-                cell.source = core.strip_hidden(cell.source)
-                cell.outputs = core.test_cell_outputs(report, core.nbgrader_meta(cell).get("grade_id"))
+            if nbk.is_test_cell(cell):
+                cell.source = nbk.strip_hidden(cell.source)
+                cell.outputs = core.test_cell_outputs(report, nbk.grade_id(cell))
             else:
                 ev = report["cells"].get(str(i))
                 if ev is None:

@@ -1,7 +1,9 @@
 """Build a throwaway course with a whole class of submissions and autograde it with plain nbgrader.
 
-Used by tests/test_autograde.py. The class: perfect, blank, one mutant per graded function, and
-hostile or damaged submissions; see STUDENTS for what each does and what it must score.
+Used by tests/test_autograde.py. The class: the demo class of tools/course.py (perfect, blank,
+partial, hostile, unreadable, one mutant per graded function), and on top of it the hostile class:
+submissions that try to forge a score, stop the grader or read what they must not, and honest ones
+whose notebook got damaged. ``build_class`` says what each must score.
 """
 import csv
 import json
@@ -14,6 +16,7 @@ import threading
 
 import nbformat
 
+from grading import notebook as nbk
 from tools import course
 
 ROOT = course.ROOT
@@ -30,11 +33,6 @@ def make_course(dest, assignment):
     shutil.copy(os.path.join(ROOT, "source", assignment, assignment + ".ipynb"),
                 os.path.join(dest, "source", assignment))
     course.sync_support(assignment, os.path.join(dest, "source", assignment))
-
-
-def _wrong(answers):
-    """Every function keeps its signature but returns None."""
-    return {k: v.split(":\n", 1)[0] + ":\n    return None\n" if v.startswith("def ") else v for k, v in answers.items()}
 
 
 def _prepend(answers, name, code):
@@ -134,9 +132,10 @@ VISIBLE_ONLY_LOSES = {"rnn_step_by_step": ["rnn_cell_forward", "rnn_forward"]}
 
 
 def build_class(root, assignment, port):
-    """Write every submission; return {student: (expected kind, expected outcome)}.
+    """Write the demo class (tools/course.demo_class) and the hostile class on top of it.
 
-    expected kind: "full", "zero", or ("lose", [function names]).
+    Returns {student: (expected kind, expected outcome)}; expected kind: "full", "zero", or
+    ("lose", [function names]).
     """
     A = course.teacher_answers(assignment, root)
     funcs = list(course.graded_functions(assignment, root))
@@ -148,20 +147,18 @@ def build_class(root, assignment, port):
         course.write_submission(name, assignment, notebook, root)
         students[name] = (kind, outcome)
 
-    add("perfect", nb(A), "full")
-    add("blank", nb({}), "zero")
-    for f in funcs:
-        add(f"mutant_{f}", nb(course.mutant_answers(assignment, f, root)), ("lose", [f]))
+    for name, (notebook, kind, outcome) in course.demo_class(assignment, root).items():
+        add(name, notebook, kind, outcome)
     # forging the comparison in the kernel
-    add("patch_numpy", nb(_prepend(_wrong(A), first, "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
+    add("patch_numpy", nb(_prepend(course.returns_none(A), first, "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
                                    "np.isclose = lambda a, b, **k: np.ones(np.shape(a), dtype=bool)\n"
                                    "np.testing.assert_allclose = lambda *a, **k: None")), "zero")
-    add("patch_helpers", nb(_prepend(_wrong(A), first, "from utils import testing\n"
+    add("patch_helpers", nb(_prepend(course.returns_none(A), first, "from utils import testing\n"
                                      "testing.assert_close = lambda *a, **k: None\n"
                                      "testing.assert_shape = testing.assert_keys = testing.assert_close")), "zero")
-    add("input_transformer", nb(_prepend(_wrong(A), first,
+    add("input_transformer", nb(_prepend(course.returns_none(A), first,
         "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])")), "zero")
-    add("ipython_hooks", nb(_prepend(_wrong(A), first,
+    add("ipython_hooks", nb(_prepend(course.returns_none(A), first,
         "ip = get_ipython()\nip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
         "ip.events.register('post_run_cell', lambda result: None)\nimport sys\nsys.excepthook = lambda *a: None")), "zero")
     add("always_equal", nb(_prepend({k: v.split(":\n", 1)[0] + ":\n    return AlwaysEqual()\n"
@@ -174,7 +171,7 @@ def build_class(root, assignment, port):
         f"    key = 'v'\n    if key not in _VISIBLE:\n        _VISIBLE[key] = _real_{first}(*args, **kwargs)\n"
         f"    return _VISIBLE[key]\n")), ("lose", VISIBLE_ONLY_LOSES.get(assignment, [first])))
     teacher = os.path.join(root, "source", assignment, assignment + ".ipynb")
-    add("read_teacher", nb(_prepend(_wrong(A), first,
+    add("read_teacher", nb(_prepend(course.returns_none(A), first,
         "import json, glob, os\nfound = []\n"
         f"for p in [{teacher!r}, '../../../source/{assignment}/{assignment}.ipynb'] + glob.glob('/*/*/source/*/*.ipynb')"
         " + glob.glob('/*/source/*/*.ipynb') + glob.glob('/tmp/*/*/source/*/*.ipynb'):\n"
@@ -198,7 +195,6 @@ def build_class(root, assignment, port):
         "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', %d), timeout=3)\n"
         "    s.sendall(b'leak')\nexcept OSError as e:\n    print('no network:', e)" % port))
     add("network", net, "full")
-    add("invalid_json", '{"cells": [ "this is not JSON', "zero", "unreadable")
     # round two (issue 10): degenerate work, forged files and channels, floods
     add("zeros", nb({k: v + ZERO_WRAPPER.replace("{name}", k) if v.startswith("def ") else v
                      for k, v in A.items()}), "zero")
@@ -228,8 +224,7 @@ def build_class(root, assignment, port):
     damaged = {}
     for kind in ("deleted_tests", "duplicated_tests", "renamed_ids", "new_cell_ids", "stderr_noise"):
         d = nb(A)
-        tests = [i for i, c in enumerate(d.cells) if c.metadata.get("nbgrader", {}).get("grade")
-                 and not c.metadata["nbgrader"].get("solution")]
+        tests = [i for i, c in enumerate(d.cells) if nbk.is_test_cell(c)]
         if kind == "deleted_tests":
             d.cells = [c for i, c in enumerate(d.cells) if i not in tests]
         elif kind == "duplicated_tests":
@@ -239,14 +234,14 @@ def build_class(root, assignment, port):
                 c.pop("id", None)
         elif kind == "renamed_ids":
             for c in d.cells:
-                if c.metadata.get("nbgrader", {}).get("solution"):
+                if nbk.is_solution_cell(c):
                     c.metadata["nbgrader"]["grade_id"] += "_mine"
         elif kind == "new_cell_ids":
             for i, c in enumerate(d.cells):
                 c["id"] = f"x{i}"
         else:
             for c in d.cells:
-                if c.metadata.get("nbgrader", {}).get("solution"):
+                if nbk.is_solution_cell(c):
                     c.source = "import sys, warnings\nprint('note', file=sys.stderr)\nwarnings.warn('careful')\n" + c.source
         damaged[kind] = d
     for kind, d in damaged.items():

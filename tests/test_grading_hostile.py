@@ -8,7 +8,6 @@ flood, thread safety of the specs, the cache key, resource limits, and the judge
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import textwrap
@@ -23,7 +22,7 @@ from tests import autograde_class as ac
 from tools import course
 
 ROOT = course.ROOT
-ASSIGNMENTS = [a for a in course.assignments() if os.path.exists(os.path.join(ROOT, "grading", "specs", a + ".py"))]
+ASSIGNMENTS = course.assignments()
 
 
 def _encoded(cases):

@@ -7,7 +7,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from grading import core, plan, sandbox
+from grading import plan, sandbox
+from grading import notebook as nbk
 from grading.spec import Case, default_compare, mismatch
 
 
@@ -49,7 +50,7 @@ def test_objects_that_are_not_plain_data_cannot_pass():
 def test_mismatch_messages_name_value_and_shape():
     assert "shape (2, 3), expected (3, 2)" in mismatch("a", np.zeros((2, 3)), np.zeros((3, 2)))
     msg = mismatch("a", np.array([1.0, 2.0]), np.array([1.0, 2.5]), reveal=True)
-    assert "first at (1,)" in msg and "expected 2.5" in msg
+    assert "first at index (1,)" in msg and "expected 2.5" in msg
     # a hidden check says what kind of mistake it is, never the expected value
     e = np.array([[0.123456, -1.5], [2.75, 3.25]])
     for got, words in ((np.zeros((2, 2)), "every entry is 0"), (-e, "sign is flipped"), (e.T, "transposed"),
@@ -84,7 +85,10 @@ def test_default_compare_fails_on_error_and_passes_on_match():
     case = Case("c", [])
     ref = {"a": np.ones(2)}
     assert default_compare(case, {"a": np.ones(2)}, ref) == []
-    assert default_compare(case, {"a": {"error": "boom"}}, ref) == ["a: boom"]
+    assert default_compare(case, {"a": {"error": "f raised ValueError: boom"}}, ref) == ["f raised ValueError: boom"]
+    two = {"a": np.ones(2), "b": np.ones(2)}
+    same = {"error": "f raised ValueError: boom"}
+    assert default_compare(case, {"a": same, "b": same}, two) == ["f raised ValueError: boom"]  # said once
 
 
 # ------------------------------------------------------------------ canonical notebooks
@@ -109,7 +113,7 @@ def _nb():
 def _release():
     nb = _nb()
     for c in nb.cells:
-        c.source = core.strip_hidden(c.source)
+        c.source = nbk.strip_hidden(c.source)
     return nb
 
 
@@ -125,9 +129,9 @@ def _sources(nb):
 
 
 def test_canonical_of_honest_notebook_is_release_with_answers():
-    canon = core.canonical_notebook(_answered(), _release())
+    canon = nbk.canonical_notebook(_answered(), _release())
     assert _sources(canon) == _sources(_answered())
-    assert [c["source"] for c in core.exec_cells(canon)] == ["import numpy as np", "def f(x):\n    return x + 1",
+    assert [c["source"] for c in nbk.exec_cells(canon)] == ["import numpy as np", "def f(x):\n    return x + 1",
                                                            "def g(x):\n    return x"]
 
 
@@ -148,10 +152,10 @@ def test_canonical_survives_damage(damage):
         nb.cells[4].metadata = {}
     elif damage == "points_changed":
         nb.cells[3].metadata["nbgrader"]["points"] = 100
-    canon = core.canonical_notebook(nb, _release())
+    canon = nbk.canonical_notebook(nb, _release())
     if damage == "extra_helper":
         nb.cells.insert(3, nbformat.v4.new_code_cell("def helper():\n    return 1"))
-        canon = core.canonical_notebook(nb, _release())
+        canon = nbk.canonical_notebook(nb, _release())
         assert "def helper():\n    return 1" in _sources(canon)
         return
     assert _sources(canon) == _sources(_answered())
@@ -159,15 +163,15 @@ def test_canonical_survives_damage(damage):
 
 
 def test_strip_hidden_removes_markers_and_body():
-    assert core.strip_hidden(_nb().cells[3].source) == "assert f(1) == 2"
+    assert nbk.strip_hidden(_nb().cells[3].source) == "assert f(1) == 2"
 
 
 def test_read_notebook_reports_why(tmp_path):
     p = tmp_path / "bad.ipynb"
     p.write_text("{ not json")
-    nb, why = core.read_notebook(str(p))
+    nb, why = nbk.read_notebook(str(p))
     assert nb is None and "not a valid notebook" in why
-    nb, why = core.read_notebook(str(tmp_path / "missing.ipynb"))
+    nb, why = nbk.read_notebook(str(tmp_path / "missing.ipynb"))
     assert nb is None and "cannot open" in why
 
 

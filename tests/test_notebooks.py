@@ -13,6 +13,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from grading import notebook as nbk
 from tools import course
 
 ASSIGNMENTS = course.assignments()
@@ -31,13 +32,12 @@ def errors(nb):
     out = []
     for i, c in enumerate(nb.cells):
         if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs):
-            out.append(c.metadata.get("nbgrader", {}).get("grade_id", i))
+            out.append(nbk.grade_id(c) or i)
     return out
 
 
 def graded_tests(nb):
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
+    return nbk.test_cell_ids(nb)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -10,14 +10,14 @@ modules and data files it needs (the MANIFEST below). They are generated from ut
 into source/<id>/ (git-ignored) right before nbgrader copies them into release/<id>/.
 """
 import csv
-import filecmp
 import os
-import re
 import shutil
 import subprocess
 import sys
 
 import nbformat
+
+from grading import notebook as nbk
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -32,7 +32,7 @@ MANIFEST = {
     "jazz_improvisation": {"utils": BASE_UTILS + ["recurrent.py", "layers.py", "losses.py", "init.py",
                                                   "optim.py", "io.py", "music.py", "plots.py"],
                            "data": ["jazz"]},
-    "date_translation": {"utils": BASE_UTILS, "data": []},
+    "date_translation": {"utils": BASE_UTILS + ["recurrent.py", "layers.py", "losses.py", "init.py", "optim.py", "io.py", "plots.py", "dates.py", "seq2seq.py"], "data": ["dates"]},
     "trigger_word": {"utils": BASE_UTILS, "data": []},
 }
 ASSIGNMENTS = list(MANIFEST)
@@ -81,17 +81,13 @@ def release(names=None):
         run(os.path.join(BIN, "nbgrader"), "generate_assignment", a, "--force", "--log-level=WARN")
 
 
-def solution_source(src):
-    """A teacher solution cell as a student would write it: the solution markers removed."""
-    return "\n".join(line for line in src.splitlines()
-                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+def teacher_notebook(assignment, root=ROOT):
+    return nbformat.read(os.path.join(root, "source", assignment, assignment + ".ipynb"), as_version=4)
 
 
 def teacher_answers(assignment, root=ROOT):
     """{solution grade_id: code} from the teacher notebook."""
-    nb = nbformat.read(os.path.join(root, "source", assignment, assignment + ".ipynb"), as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: solution_source(c.source) for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution")}
+    return nbk.solutions(teacher_notebook(assignment, root))
 
 
 def teacher_namespace(assignment, namespace, locked=(), root=ROOT):
@@ -100,9 +96,8 @@ def teacher_namespace(assignment, namespace, locked=(), root=ROOT):
     for src in teacher_answers(assignment, root).values():
         exec(src, namespace)
     if locked:
-        nb = nbformat.read(os.path.join(root, "source", assignment, assignment + ".ipynb"), as_version=4)
-        for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") in locked:
+        for cell in teacher_notebook(assignment, root).cells:
+            if nbk.grade_id(cell) in locked:
                 exec(cell.source, namespace)
     return namespace
 
@@ -110,11 +105,7 @@ def teacher_namespace(assignment, namespace, locked=(), root=ROOT):
 def student_notebook(assignment, answers, root=ROOT):
     """The release notebook with ``answers`` ({solution grade_id: code}) filled in."""
     nb = nbformat.read(os.path.join(root, "release", assignment, assignment + ".ipynb"), as_version=4)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution") and gid in answers:
-            cell.source = answers[gid]
-    return nb
+    return nbk.with_answers(nb, answers)
 
 
 MUTANT_WRAPPER = '''
@@ -193,19 +184,51 @@ def write_submission(student, assignment, nb_or_text, root=ROOT):
 HOSTILE_PATCH = "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda a, b, **k: np.ones_like(a, dtype=bool)\n"
 
 
+def returns_none(answers):
+    """Every function keeps its signature but returns None."""
+    return {k: v.split(":\n", 1)[0] + ":\n    return None\n" if v.startswith("def ") else v for k, v in answers.items()}
+
+
+def demo_class(assignment, root=ROOT):
+    """The demo class of one assignment: {student: (notebook or raw text, expected kind, expected outcome)}.
+
+    perfect, blank, partial (the first half of the functions), hostile (patches numpy's comparisons,
+    answers nothing), unreadable (not JSON), and one mutant per graded function. Expected kind:
+    "full", "zero" or ("lose", [functions]). `make course` grades it; the tests grade it with the
+    hostile class of tests/autograde_class.py on top.
+    """
+    answers = teacher_answers(assignment, root)
+    funcs = list(graded_functions(assignment, root))
+    nb = lambda a: student_notebook(assignment, a, root)  # noqa: E731
+    half = funcs[: len(funcs) // 2]
+    hostile = {k: HOSTILE_PATCH + "\n" + v for k, v in returns_none(answers).items()}
+    students = {"perfect": (nb(answers), "full", "graded"),
+                "blank": (nb({}), "zero", "graded"),
+                "partial": (nb({k: answers[k] for k in half}), ("lose", funcs[len(half):]), "graded"),
+                "hostile": (nb(hostile), "zero", "graded"),
+                "unreadable": ('{"cells": [ this is not JSON', "zero", "unreadable")}
+    for f in funcs:
+        students[f"mutant_{f}"] = (nb(mutant_answers(assignment, f, root)), ("lose", [f]), "graded")
+    return students
+
+
+def expected_score(assignment, kind, root=ROOT):
+    """The score a demo student of ``kind`` must get."""
+    funcs = graded_functions(assignment, root)
+    total = sum(sum(t.values()) for t in funcs.values())
+    if kind == "full":
+        return total
+    if kind == "zero":
+        return 0.0
+    return total - sum(sum(funcs[f].values()) for f in kind[1])
+
+
 def demo(names=None):
-    """perfect, blank, partial, plus two that show the outcomes: hostile and unreadable."""
+    """Write the demo class of every assignment under submitted/."""
     shutil.rmtree(os.path.join(ROOT, "submitted"), ignore_errors=True)
     for a in names or assignments():
-        answers = teacher_answers(a)
-        write_submission("perfect", a, student_notebook(a, answers))
-        write_submission("blank", a, student_notebook(a, {}))
-        half = dict(list(answers.items())[: len(answers) // 2])
-        write_submission("partial", a, student_notebook(a, half))
-        hostile = {k: HOSTILE_PATCH + "\n" + v.split("\n", 1)[0] + "\n    return None\n"
-                   if v.startswith("def ") else v for k, v in answers.items()}
-        write_submission("hostile", a, student_notebook(a, hostile))
-        write_submission("unreadable", a, '{"cells": [ this is not JSON')
+        for student, (notebook, _, _) in demo_class(a).items():
+            write_submission(student, a, notebook)
 
 
 def grade(names=None):
@@ -214,41 +237,51 @@ def grade(names=None):
         run(os.path.join(BIN, "nbgrader"), "autograde", a, "--force", "--log-level=WARN", check=False)
         run(os.path.join(BIN, "nbgrader"), "generate_feedback", a, "--force", "--log-level=WARN", check=False)
     run(os.path.join(BIN, "nbgrader"), "export", "--log-level=WARN")
-    print_table(os.path.join(ROOT, "grades.csv"))
+    return print_table(os.path.join(ROOT, "grades.csv"), demo_expectations(names))
 
 
 def graded_functions(assignment, root=ROOT):
     """{solution grade_id: [test cell grade_ids that follow it]} in notebook order, with points."""
-    nb = nbformat.read(os.path.join(root, "source", assignment, assignment + ".ipynb"), as_version=4)
-    out, current = {}, None
-    for c in nb.cells:
-        meta = c.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            current = meta["grade_id"]
-            out[current] = {}
-        elif meta.get("grade") and c.cell_type == "code" and current:
-            out[current][meta["grade_id"]] = float(meta["points"])
-    return out
+    return nbk.graded_functions(teacher_notebook(assignment, root))
 
 
-def print_table(path):
+def print_table(path, expected=None):
+    """Print grades.csv as a table; with ``expected`` ({(student, assignment): (score, outcome)}) mark
+    each cell that differs with "!" and say how many matched."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    students = sorted({r["student_id"] for r in rows})
+    students = sorted({r["student_id"] for r in rows}, key=lambda s: (s.startswith("mutant_"), s))
     course = [a for a in ASSIGNMENTS if any(r["assignment"] == a for r in rows)]
     cell = {(r["student_id"], r["assignment"]): r for r in rows}
+    sw = max(12, *(len(s) + 2 for s in students))
     width = max(12, *(len(a) for a in course))
-    print("\n" + "student".ljust(12) + "".join(a.ljust(width + 2) for a in course))
+    print("\n" + "student".ljust(sw) + "".join(a.ljust(width + 2) for a in course))
+    wrong = []
     for s in students:
-        line = s.ljust(12)
+        line = s.ljust(sw)
         for a in course:
             r = cell.get((s, a))
             text = "-" if r is None else f"{float(r['score']):g}/{float(r['max_score']):g}"
             if r is not None and r["outcome"] != "graded":
                 text += f" ({r['outcome']})"
+            want = (expected or {}).get((s, a))
+            if r is not None and want is not None and r["outcome"] != "no submission" and \
+                    (abs(float(r["score"]) - want[0]) > 1e-9 or r["outcome"] != want[1]):
+                text += " !"
+                wrong.append(f"{s}/{a}: {r['score']} {r['outcome']}, expected {want[0]:g} {want[1]}")
             line += text.ljust(width + 2)
         print(line)
+    if expected:
+        print(f"\n{len(expected) - len(wrong)} of {len(expected)} demo scores as expected" +
+              "".join("\n  ! " + w for w in wrong))
     print(f"\ngrades: {os.path.relpath(path, ROOT)}; feedback: feedback/<student>/<assignment>/")
+    return wrong
+
+
+def demo_expectations(names=None):
+    """{(student, assignment): (score, outcome)} of the demo class."""
+    return {(s, a): (expected_score(a, kind), outcome) for a in names or assignments()
+            for s, (_, kind, outcome) in demo_class(a).items()}
 
 
 def main(argv):
@@ -261,7 +294,8 @@ def main(argv):
     if argv[0] in ("demo", "all"):
         demo(names)
     if argv[0] in ("grade", "all"):
-        grade(names)
+        if grade(names):
+            return 1  # a demo score differs from its expectation: the course is broken
     return 0
 
 

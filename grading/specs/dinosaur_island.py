@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from utils import char_model as cm
+from utils import testing
 
 from ..checks import Call, Ref, substantive
 from ..plan import Rng
@@ -52,15 +53,6 @@ def _params(rng, n_a, V, scale):
     return {"Wax": scale * rng.standard_normal((n_a, V)), "Waa": scale * rng.standard_normal((n_a, n_a)),
             "Wya": scale * rng.standard_normal((V, n_a)), "ba": scale * rng.standard_normal((n_a, 1)),
             "by": scale * rng.standard_normal((V, 1))}
-
-
-def _close(a, b, rtol=1e-5, atol=1e-7):
-    """Plain-data arrays (or lists of numbers) equal within tolerance, inf and nan included."""
-    try:
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
 
 
 def _is_error(value):
@@ -147,8 +139,8 @@ def _optimize_compare(params, lr):
         # the student's clip is wrong: optimize must use what it returns
         grads, updated = student.get("gradients"), student.get("parameters after the call")
         consistent = isinstance(grads, dict) and isinstance(updated, dict) and all(
-            _close(grads.get("d" + k), clipped.get("d" + k)) and
-            _close(updated.get(k), params[k] - lr * np.asarray(clipped.get("d" + k), dtype=np.float64))
+            testing.close(grads.get("d" + k), clipped.get("d" + k)) and
+            testing.close(updated.get(k), params[k] - lr * np.asarray(clipped.get("d" + k), dtype=np.float64))
             for k in KEYS)
         return [] if consistent else direct
     return compare
@@ -205,13 +197,13 @@ def _model_compare(names, c2i, n_iter, params0):
         if failures:
             return failures
         direct = [m for m in (mismatch("parameters", student["parameters"], reference["parameters"]),
-                              None if _close(student["losses"], reference["losses"]) else
+                              None if testing.close(student["losses"], reference["losses"]) else
                               "the smoothed losses differ from the expected ones") if m]
         if not direct:
             return []
         steps = [f"step loss {j}" for j in range(n_iter)]
         block_wrong = mismatch("replay", student.get("replay"), reference["replay"]) is not None or \
-            any(not _close(student.get(k), reference[k]) for k in steps)
+            any(not testing.close(student.get(k), reference[k]) for k in steps)
         if not block_wrong:                      # optimize is right: model is judged alone
             trained, fresh = cm.loss_on(names, student["parameters"], c2i), cm.loss_on(names, params0, c2i)
             if not trained < fresh - 5:
@@ -230,8 +222,8 @@ def _model_compare(names, c2i, n_iter, params0):
                 return direct
             history.append(smoothed)
         replay = student.get("replay")
-        consistent = isinstance(replay, dict) and all(_close(student["parameters"][k], replay.get(k)) for k in KEYS) \
-            and _close(student["losses"], history)
+        consistent = isinstance(replay, dict) and all(testing.close(student["parameters"][k], replay.get(k)) for k in KEYS) \
+            and testing.close(student["losses"], history)
         return [] if consistent else direct
     return compare
 

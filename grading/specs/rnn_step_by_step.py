@@ -10,7 +10,7 @@ import numpy as np
 from utils import rnn as ref
 
 from ..checks import (Call, Ref, consistent_or_matching, gradient_compare, gradient_probe, params_like,
-                      randn, take)
+                      randn, stepwise_rules, summed_rules, take)
 from ..spec import Case
 
 
@@ -62,6 +62,13 @@ def rnn_cell_forward_values(rng):
         cases.append(Case(f"random shapes #{k + 1}", [Call(
             "rnn_cell_forward", randn(rng, d["n_x"], d["m"]), randn(rng, d["n_a"], d["m"]), _rnn_params(rng, d),
             out={"a_next": (0,), "yt_pred": (1,), **CACHE})]))
+    # with Wax = 0 the input has no effect at all: two different inputs, one answer
+    d = _dims(rng)
+    p = dict(_rnn_params(rng, d), Wax=np.zeros((d["n_a"], d["n_x"])))
+    a_prev = randn(rng, d["n_a"], d["m"])
+    cases.append(Case("Wax = 0: the input has no effect", [
+        Call("rnn_cell_forward", randn(rng, d["n_x"], d["m"]), a_prev, p, out={"a_next, first input": (0,)}),
+        Call("rnn_cell_forward", randn(rng, d["n_x"], d["m"]), a_prev, p, out={"a_next, second input": (0,)})]))
     return cases
 
 
@@ -82,18 +89,7 @@ def _sequence_forward_cases(rng, func, cell, params_fn, lstm):
                 {f"step{t}_a": (0,), f"step{t}_c": (1,), f"step{t}_y": (2,)}
             plan.append(Call(cell, *args, out=cell_out))
         T = d["T"]
-
-        def rules(s, T=T):
-            bad = []
-            for t in range(T):
-                for name, key in (("a", "a"), ("y", "y")) + ((("c", "c"),) if lstm else ()):
-                    got, step = s.get(name), s.get(f"step{t}_{key}")
-                    if not (isinstance(got, np.ndarray) and isinstance(step, np.ndarray) and got.ndim == 3
-                            and got.shape[:2] == step.shape and t < got.shape[2]
-                            and np.allclose(got[:, :, t], step, rtol=1e-5, atol=1e-7)):
-                        bad.append(f"{name}[:, :, {t}]")
-            return bad
-
+        rules = stepwise_rules(T, ["a", "y"] + (["c"] if lstm else []), axis=2)
         main = list(out)
         steps = [[f"step{t}_a", f"step{t}_y"] + ([f"step{t}_c"] if lstm else []) for t in range(T)]
         cases.append(Case(f"random shapes #{k + 1}", plan,
@@ -127,6 +123,12 @@ def gru_cell_forward_values(rng):
         cases.append(Case(f"random shapes #{k + 1}", [Call(
             "gru_cell_forward", randn(rng, d["n_x"], d["m"]), randn(rng, d["n_a"], d["m"]), _gru_params(rng, d),
             out={"a_next": (0,), "yt_pred": (1,), **GRU_CACHE})]))
+    # a closed update gate (u = 0, through a very negative bias) copies a_prev unchanged
+    d = _dims(rng)
+    p = dict(_gru_params(rng, d), Wu=np.zeros((d["n_a"], d["n_a"] + d["n_x"])), bu=np.full((d["n_a"], 1), -50.0))
+    cases.append(Case("closed update gate: a_prev passes unchanged", [Call(
+        "gru_cell_forward", randn(rng, d["n_x"], d["m"]), randn(rng, d["n_a"], d["m"]), p,
+        out={"a_next with u = 0": (0,)})]))
     return cases
 
 
@@ -206,17 +208,8 @@ def _sequence_backward_cases(rng, kind):
                 args = (Ref(f"dn{t}"), Ref(f"g{t + 1}", "dc_prev"), step_cache) if lstm else (Ref(f"dn{t}"), step_cache)
             plan.append(Call(cell, *args, save=f"g{t}", out={f"g{t}": ()}))
 
-        def rules(s, T=T):
-            g, steps = s.get("gradients"), [s.get(f"g{t}") for t in range(T)]
-            if not isinstance(g, dict) or not all(isinstance(st, dict) for st in steps):
-                return ["not comparable"]
-            try:
-                want = {n: sum(st[n] for st in steps) for n in names}
-                want["da0"] = steps[0]["da_prev"]
-                want["dx"] = np.stack([st["dxt"] for st in steps], axis=2)
-                return [n for n in want if not np.allclose(g[n], want[n], rtol=1e-5, atol=1e-7)]
-            except Exception:
-                return ["not comparable"]
+        rules = summed_rules(T, names, "gradients", extra=lambda steps: {
+            "da0": steps[0]["da_prev"], "dx": np.stack([st["dxt"] for st in steps], axis=2)})
         cases.append(Case(f"values on reference caches, random shapes #{k + 1}", plan,
                           compare=consistent_or_matching(["gradients"], rules, [f"g{T - 1}"],
                                                          block_groups=[[f"g{t}"] for t in range(T)])))
