@@ -46,8 +46,8 @@ def gradient_probe(forward, build_args, arrays, outputs, backward_calls, rng, pe
         for sign in (1, -1):
             moved = {k: v.copy() for k, v in arrays.items()}
             moved[name][idx] += sign * gradcheck.H
-            plan.append(Call(forward, *build_args(moved), out={f"p{n}{'+' if sign > 0 else '-'}_{k}": v
-                                                              for k, v in outputs.items()}))
+            plan.append(Call(forward, *build_args(moved), student_only=True,
+                             out={f"p{n}{'+' if sign > 0 else '-'}_{k}": v for k, v in outputs.items()}))
     return plan, picks
 
 

@@ -581,7 +581,8 @@ class ReferencePool:
         out = {}
         try:
             for cid, case in cases.items():
-                ans = runner.ask({"op": "case", "plan": plan_lang.encode_plan(case.plan)}, settings.case_timeout * 4)
+                ans = runner.ask({"op": "case", "plan": plan_lang.encode_plan(case.plan, reference=True)},
+                                 settings.case_timeout * 4)
                 res = ans.get("results")
                 if not isinstance(res, dict) or "__case__" in res or any(
                         isinstance(v, dict) and set(v) == {"error"} for v in res.values()):

@@ -40,10 +40,14 @@ class Call:
 
     out: dict label -> path (tuple of ints/keys into the result), or None to return nothing.
          The path () returns the whole result.
+    student_only: the call probes the student's own functions (a perturbed forward pass for a
+         gradient check, a step on the student's own previous outputs); its results are compared
+         with other student results only, so the teacher's reference run skips it.
     """
 
-    def __init__(self, func, *args, save=None, out=None, **kwargs):
+    def __init__(self, func, *args, save=None, out=None, student_only=False, **kwargs):
         self.func, self.args, self.kwargs, self.save, self.out = func, list(args), kwargs, save, out or {}
+        self.student_only = bool(student_only)
 
 
 # ---------------------------------------------------------------- encoding to plain data
@@ -133,10 +137,11 @@ class Unsupported:
         return f"<not plain data: {self.what}>"
 
 
-def encode_plan(plan):
-    """A list of Calls -> JSON-able list."""
+def encode_plan(plan, reference=False):
+    """A list of Calls -> JSON-able list (for the reference run: without the student-only calls)."""
     return [{"func": c.func, "args": encode(c.args), "kwargs": encode(c.kwargs),
-             "save": c.save, "out": {k: list(v) for k, v in c.out.items()}} for c in plan]
+             "save": c.save, "out": {k: list(v) for k, v in c.out.items()}}
+            for c in plan if not (reference and c.student_only)]
 
 
 def decode_plan(data):

@@ -239,3 +239,9 @@ def test_grading_refuses_to_run_unsandboxed_unless_allowed(monkeypatch):
         plugin._sandboxed()
     monkeypatch.setitem(plugin._state, "allow_unsandboxed", True)
     assert plugin._sandboxed() is False
+
+
+def test_reference_runs_skip_student_only_calls():
+    calls = [plan.Call("f", 1, out={"y": ()}), plan.Call("f", 2, out={"p0+": ()}, student_only=True)]
+    assert [c["out"] for c in plan.encode_plan(calls)] == [{"y": []}, {"p0+": []}]
+    assert [c["out"] for c in plan.encode_plan(calls, reference=True)] == [{"y": []}]

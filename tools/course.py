@@ -75,10 +75,28 @@ def sync_support(assignment, dest=None):
             shutil.copy(src, ddir)
 
 
+def stray_files(assignment, root=ROOT):
+    """Files in source/<id>/ that are neither the notebook nor the synced utils/ and data/: what running
+    the teacher notebook there wrote (a WAV, a MIDI file). They are never part of a release."""
+    folder = os.path.join(root, "source", assignment)
+    keep = {assignment + ".ipynb", "utils", "data", ".ipynb_checkpoints"}
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n not in keep)
+
+
 def release(names=None):
     for a in names or assignments():
         sync_support(a)
+        stray = stray_files(a)
+        if stray:
+            print(f"{a}: not released (written by running the notebook): "
+                  + ", ".join(os.path.relpath(p, ROOT) for p in stray))
         run(os.path.join(BIN, "nbgrader"), "generate_assignment", a, "--force", "--log-level=WARN")
+        for p in stray:  # nbgrader copies every file of source/<id>/: take the stray ones out again
+            q = os.path.join(ROOT, "release", a, os.path.basename(p))
+            if os.path.isdir(q):
+                shutil.rmtree(q)
+            elif os.path.exists(q):
+                os.remove(q)
 
 
 def teacher_notebook(assignment, root=ROOT):
@@ -115,45 +133,32 @@ def _course_mutant(f):
     import functools
     import numpy as _np
 
-    def nudge(v):
-        if isinstance(v, _np.ndarray) and v.size and v.dtype.kind == "f":
+    def nudge(v, kind):
+        """(v with its first entry of ``kind`` moved, True) or (v, False); kind is "float" or "int"."""
+        if kind == "float" and isinstance(v, _np.ndarray) and v.size and v.dtype.kind == "f":
             v = v.copy()
             v.flat[0] += 0.01
             return v, True
-        if isinstance(v, dict):
-            for k in sorted(v):
-                new, done = nudge(v[k])
-                if done:
-                    return {**v, k: new}, True
-        if isinstance(v, (tuple, list)):
-            for i, item in enumerate(v):
-                new, done = nudge(item)
-                if done:
-                    return type(v)(list(v[:i]) + [new] + list(v[i + 1:])), True
-        if isinstance(v, float):
+        if kind == "float" and isinstance(v, float):
             return v + 0.01, True
-        return v, False
-
-    def nudge_int(v):
-        """No float anywhere (e.g. a list of sampled indices): move the first integer by one."""
-        if isinstance(v, (int, _np.integer)) and not isinstance(v, (bool, _np.bool_)):
+        if kind == "int" and isinstance(v, (int, _np.integer)) and not isinstance(v, (bool, _np.bool_)):
             return v + 1, True
         if isinstance(v, dict):
             for k in sorted(v):
-                new, done = nudge_int(v[k])
+                new, done = nudge(v[k], kind)
                 if done:
                     return {**v, k: new}, True
         if isinstance(v, (tuple, list)):
             for i, item in enumerate(v):
-                new, done = nudge_int(item)
+                new, done = nudge(item, kind)
                 if done:
                     return type(v)(list(v[:i]) + [new] + list(v[i + 1:])), True
         return v, False
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
-        out, done = nudge(f(*args, **kwargs))
-        return out if done else nudge_int(out)[0]
+        out, done = nudge(f(*args, **kwargs), "float")
+        return out if done else nudge(out, "int")[0]
     return wrapper
 
 

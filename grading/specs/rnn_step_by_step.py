@@ -87,7 +87,7 @@ def _sequence_forward_cases(rng, func, cell, params_fn, lstm):
                 (x[:, :, t], a_prev, c0 if t == 0 else Ref("fw", 2, take(2, t - 1)), p)
             cell_out = {f"step{t}_a": (0,), f"step{t}_y": (1,)} if not lstm else \
                 {f"step{t}_a": (0,), f"step{t}_c": (1,), f"step{t}_y": (2,)}
-            plan.append(Call(cell, *args, out=cell_out))
+            plan.append(Call(cell, *args, out=cell_out, student_only=t > 0))  # step 0's inputs are the same on both sides
         T = d["T"]
         rules = stepwise_rules(T, ["a", "y"] + (["c"] if lstm else []), axis=2)
         main = list(out)
@@ -204,9 +204,9 @@ def _sequence_backward_cases(rng, kind):
             if t == T - 1:
                 args = (da[:, :, t], np.zeros_like(a0), step_cache) if lstm else (da[:, :, t], step_cache)
             else:
-                plan.append(Call("+", da[:, :, t], Ref(f"g{t + 1}", "da_prev"), save=f"dn{t}"))
+                plan.append(Call("+", da[:, :, t], Ref(f"g{t + 1}", "da_prev"), save=f"dn{t}", student_only=True))
                 args = (Ref(f"dn{t}"), Ref(f"g{t + 1}", "dc_prev"), step_cache) if lstm else (Ref(f"dn{t}"), step_cache)
-            plan.append(Call(cell, *args, save=f"g{t}", out={f"g{t}": ()}))
+            plan.append(Call(cell, *args, save=f"g{t}", out={f"g{t}": ()}, student_only=t < T - 1))
 
         rules = summed_rules(T, names, "gradients", extra=lambda steps: {
             "da0": steps[0]["da_prev"], "dx": np.stack([st["dxt"] for st in steps], axis=2)})
