@@ -47,50 +47,39 @@ def _append(answers, name, code):
     return out
 
 
-ZERO_WRAPPER = """
+# The same function with every leaf of its result replaced: ZERO_LEAF (arrays and numbers to zeros
+# of the same shape and type) or STRING_LEAF (arrays to strings of the same shape).
+LEAF_WRAPPER = """
 
-def _zero_like(v):
-    import numpy as _np
-    if isinstance(v, _np.ndarray):
-        return _np.zeros_like(v)
+def _map_leaves(v, leaf):
     if isinstance(v, dict):
-        return {k: _zero_like(x) for k, x in v.items()}
+        return {k: _map_leaves(x, leaf) for k, x in v.items()}
     if isinstance(v, (tuple, list)):
-        return type(v)(_zero_like(x) for x in v)
-    if isinstance(v, (bool, _np.bool_)) or not isinstance(v, (int, float, _np.number)):
-        return v
-    return type(v)(0)
+        return type(v)(_map_leaves(x, leaf) for x in v)
+    return leaf(v)
 
 
-def _zero_wrap(f):
-    def wrapper(*args, **kwargs):
-        return _zero_like(f(*args, **kwargs))
-    return wrapper
-
-
-{name} = _zero_wrap({name})
-"""
-
-# every array of the result turned into strings of the same shape
-STRING_WRAPPER = """
-
-def _as_strings(v):
+def _leaf_{kind}(v):
     import numpy as _np
-    if isinstance(v, _np.ndarray):
-        return v.astype(str)
-    if isinstance(v, dict):
-        return {k: _as_strings(x) for k, x in v.items()}
-    if isinstance(v, (tuple, list)):
-        return type(v)(_as_strings(x) for x in v)
-    return v
+    {body}
 
 
-_real_strings_{name} = {name}
+_real_{kind}_{name} = {name}
 
 
 def {name}(*args, **kwargs):
-    return _as_strings(_real_strings_{name}(*args, **kwargs))
+    return _map_leaves(_real_{kind}_{name}(*args, **kwargs), _leaf_{kind})
 """
+ZERO_LEAF = ("zero", "if isinstance(v, _np.ndarray):\n        return _np.zeros_like(v)\n"
+             "    if isinstance(v, (bool, _np.bool_)) or not isinstance(v, (int, float, _np.number)):\n"
+             "        return v\n    return type(v)(0)")
+STRING_LEAF = ("strings", "return v.astype(str) if isinstance(v, _np.ndarray) else v")
+
+
+def wrap_leaves(name, leaf):
+    kind, body = leaf
+    return LEAF_WRAPPER.replace("{kind}", kind).replace("{body}", body).replace("{name}", name)
+
 
 FIND_PIPES = """import os
 pipes = []
@@ -196,11 +185,11 @@ def build_class(root, assignment, port):
         "    s.sendall(b'leak')\nexcept OSError as e:\n    print('no network:', e)" % port))
     add("network", net, "full")
     # round two (issue 10): degenerate work, forged files and channels, floods
-    add("zeros", nb({k: v + ZERO_WRAPPER.replace("{name}", k) if v.startswith("def ") else v
+    add("zeros", nb({k: v + wrap_leaves(k, ZERO_LEAF) if v.startswith("def ") else v
                      for k, v in A.items()}), "zero")
     backwards = [f for f in funcs if "backward" in f]
     if backwards:
-        add("zero_backwards", nb({k: v + ZERO_WRAPPER.replace("{name}", k) if k in backwards else v
+        add("zero_backwards", nb({k: v + wrap_leaves(k, ZERO_LEAF) if k in backwards else v
                                   for k, v in A.items()}), ("lose", backwards))
     course.write_submission("symlink_teacher", assignment, nb(A), root)
     link = os.path.join(root, "submitted", "symlink_teacher", assignment, assignment + ".ipynb")
@@ -216,7 +205,7 @@ def build_class(root, assignment, port):
         "os._exit(121)"))
     add("forged_setup_failure", marker, "full", "crashed")
     last = funcs[-1]
-    add("string_arrays", nb(_append(A, last, STRING_WRAPPER.replace("{name}", last))), ("lose", [last]))
+    add("string_arrays", nb(_append(A, last, wrap_leaves(last, STRING_LEAF))), ("lose", [last]))
     flood = nb(A)
     flood.cells.append(nbformat.v4.new_code_cell(FIND_PIPES + FLOOD))
     add("pipe_flood", flood, "full")

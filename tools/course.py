@@ -6,9 +6,10 @@
     python -m tools.course all          # the three in order (what `make course` runs)
 
 Support files: a release folder must run on its own, so each assignment ships copies of the utils
-modules and data files it needs (the MANIFEST below). They are generated from utils/ and data/
+modules its notebook imports (found by reading the imports) and the data files it needs (DATA below). They are generated from utils/ and data/
 into source/<id>/ (git-ignored) right before nbgrader copies them into release/<id>/.
 """
+import ast
 import csv
 import os
 import shutil
@@ -22,20 +23,69 @@ from grading import notebook as nbk
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 
-# utils modules and data files each assignment ships with. Answer keys are never shipped:
-# assignment 1 asks students to write what utils/rnn.py and utils/recurrent.py contain.
-BASE_UTILS = ["__init__.py", "activations.py", "gradcheck.py", "testing.py"]
-MANIFEST = {
-    "rnn_step_by_step": {"utils": BASE_UTILS + ["diagrams.py"], "data": []},
-    "dinosaur_island": {"utils": BASE_UTILS + ["recurrent.py", "rnn.py", "char_model.py", "plots.py"],
-                        "data": ["dinos.txt"]},
-    "jazz_improvisation": {"utils": BASE_UTILS + ["recurrent.py", "layers.py", "losses.py", "init.py",
-                                                  "optim.py", "io.py", "music.py", "plots.py"],
-                           "data": ["jazz"]},
-    "date_translation": {"utils": BASE_UTILS + ["recurrent.py", "layers.py", "losses.py", "init.py", "optim.py", "io.py", "plots.py", "dates.py", "seq2seq.py"], "data": ["dates"]},
-    "trigger_word": {"utils": BASE_UTILS, "data": []},
+# Data files each assignment ships with (by hand). The utils modules it ships are derived: the ones
+# its notebook imports and what those import in turn (``release_utils``). Answer keys are never
+# shipped: tests/test_releases.py checks that no release defines one of its own graded functions.
+DATA = {
+    "rnn_step_by_step": [],
+    "dinosaur_island": ["dinos.txt"],
+    "jazz_improvisation": ["jazz"],
+    "date_translation": ["dates"],
+    "trigger_word": [],
 }
-ASSIGNMENTS = list(MANIFEST)
+ASSIGNMENTS = list(DATA)
+
+
+def utils_imports(tree):
+    """utils module names imported in an AST, except optional imports (in a try that catches ImportError)."""
+    optional = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                or isinstance(h.type, ast.Tuple) and any(getattr(e, "id", "") in ("ImportError", "ModuleNotFoundError")
+                                                         for e in h.type.elts)
+                for h in node.handlers):
+            optional.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    names = set()
+    for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level == 1 and not mod or mod == "utils":
+                names.update(a.name for a in node.names)
+            elif mod.startswith("utils.") or (node.level == 1 and mod):
+                names.add(mod.split(".")[-1] if mod.startswith("utils.") else mod.split(".")[0])
+        elif isinstance(node, ast.Import):
+            names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("utils."))
+    return names
+
+
+def release_utils(assignment, root=ROOT):
+    """The utils modules (file names) a release needs: its notebook's imports and their closure in utils/."""
+    todo, seen = set(), set()
+    for cell in teacher_notebook(assignment, root).cells:
+        if cell.cell_type != "code":
+            continue
+        code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
+        try:
+            todo |= utils_imports(ast.parse(code))
+        except SyntaxError:
+            continue
+    while todo:
+        name = todo.pop()
+        path = os.path.join(root, "utils", name + ".py")
+        if name in seen or not os.path.exists(path):
+            continue
+        seen.add(name)
+        with open(path) as f:
+            todo |= utils_imports(ast.parse(f.read())) - seen
+    return ["__init__.py"] + sorted(n + ".py" for n in seen if n != "__init__")
+
+
+def manifest(assignment, root=ROOT):
+    """{"utils": [file names], "data": [names under data/]} that release/<id>/ ships."""
+    return {"utils": release_utils(assignment, root), "data": DATA[assignment]}
 
 
 def assignments():
@@ -55,7 +105,7 @@ def run(*cmd, check=True):
 def sync_support(assignment, dest=None):
     """Copy the assignment's utils modules and data files into ``dest`` (default source/<id>/)."""
     dest = dest or os.path.join(ROOT, "source", assignment)
-    spec = MANIFEST[assignment]
+    spec = manifest(assignment)
     udir = os.path.join(dest, "utils")
     shutil.rmtree(udir, ignore_errors=True)
     os.makedirs(udir)

@@ -7,6 +7,7 @@ forward pass by centred differences.
 """
 import numpy as np
 
+from utils import init
 from utils import rnn as ref
 
 from ..checks import (Call, Ref, consistent_or_matching, gradient_compare, gradient_probe, params_like,
@@ -19,23 +20,14 @@ def _dims(rng):
                 m=int(rng.integers(2, 6)), T=int(rng.integers(2, 5)))
 
 
-def _rnn_params(rng, d):
-    return params_like(rng, {"Wax": (d["n_a"], d["n_x"]), "Waa": (d["n_a"], d["n_a"]), "Wya": (d["n_y"], d["n_a"]),
-                             "ba": (d["n_a"], 1), "by": (d["n_y"], 1)}, 0.7)
+def _params(kind):
+    """A builder of random parameters of a ``kind`` cell (utils.init.cell_shapes) with an output layer."""
+    def build(rng, d):
+        return params_like(rng, init.cell_shapes(kind, d["n_x"], d["n_a"], d["n_y"]), 0.7)
+    return build
 
 
-def _lstm_params(rng, d):
-    s = {f"W{g}": (d["n_a"], d["n_a"] + d["n_x"]) for g in "fico"}
-    s.update({f"b{g}": (d["n_a"], 1) for g in "fico"})
-    s.update({"Wy": (d["n_y"], d["n_a"]), "by": (d["n_y"], 1)})
-    return params_like(rng, s, 0.7)
-
-
-def _gru_params(rng, d):
-    s = {f"W{g}": (d["n_a"], d["n_a"] + d["n_x"]) for g in "urc"}
-    s.update({f"b{g}": (d["n_a"], 1) for g in "urc"})
-    s.update({"Wy": (d["n_y"], d["n_a"]), "by": (d["n_y"], 1)})
-    return params_like(rng, s, 0.7)
+_rnn_params, _lstm_params, _gru_params = _params("rnn"), _params("lstm"), _params("gru")
 
 
 def _visible_rnn_cell():

@@ -9,8 +9,9 @@ One name is one sequence (m = 1). Characters are indices into a vocabulary of V 
     loss     = - sum_t log y_hat<t>[Y[t]]                 (summed over the T_x steps of the name)
 
 Parameters: Wax (n_a, V), Waa (n_a, n_a), Wya (V, n_a), ba (n_a, 1), by (V, 1); gradients are the
-same names with a leading ``d``. The recurrence runs on the step kernels of utils/recurrent.py (the
-one place where the RNN cell is written); this module adds what is specific to characters:
+same names with a leading ``d``. The recurrence is utils/recurrent.py's ``rnn_recurrence_forward`` and
+``rnn_recurrence_backward`` (its step kernels are the one place where the RNN cell is written); this
+module adds what is specific to characters:
 
 - a one-hot input times Wax is a column of Wax, so the input projection of every step is one
   gather of columns (no one-hot vectors, no matmul), and dWax is a scatter-add of columns;
@@ -106,15 +107,12 @@ def forward(X, Y, a0, parameters):
     if np.shape(a0) != (n_a, 1):
         raise ValueError(f"forward: a0 should have shape (n_a, 1) = ({n_a}, 1), got {np.shape(a0)}")
     steps, chars = _inputs(X)
-    # G[t, 0] = Wax x<t> + ba: the kernel's layout (T, 1, n_a, 1); a one-hot x<t> picks column X[t] of Wax
-    G = np.empty((T, 1, n_a, 1))
-    G2 = G.reshape(T, n_a)
-    G2[:] = parameters["ba"].reshape(n_a)
-    G2[steps] += Wax.T[chars]
-    A = np.empty((T + 1, n_a, 1))                                         # A[0] = a0, A[t + 1] = a<t>
-    A[0] = a0
-    for t in range(T):
-        recurrent._rnn_kernel(G[t], A[t], Waa, A[t + 1])
+    # Z[t] = Wax x<t> + ba, time-major (T, n_a, 1); a one-hot x<t> picks column X[t] of Wax
+    Z = np.empty((T, n_a, 1))
+    Z2 = Z.reshape(T, n_a)
+    Z2[:] = parameters["ba"].reshape(n_a)
+    Z2[steps] += Wax.T[chars]
+    A = recurrent.rnn_recurrence_forward(Z, Waa, a0)                      # A[0] = a0, A[t + 1] = a<t>
     H = A[1:].reshape(T, n_a)                                             # (T, n_a), row t is a<t>
     rows = np.arange(T)
     Y = np.array(Y, dtype=np.intp)
@@ -136,13 +134,7 @@ def backward(cache):
     dscores = probs.copy()                                                # (V, T): softmax - one-hot(Y)
     dscores[Y, rows] -= 1.0
     dA = (dscores.T @ Wya).reshape(T, n_a, 1)                             # loss gradient of every a<t>
-    P = recurrent._rnn_factors(A[1:])                                     # (T, 1, n_a, 1): 1 - a<t>**2
-    dZ = np.empty_like(P)                                                 # gradient of each step's tanh input
-    WaaT = Waa.T
-    da_prev = recurrent._rnn_kernel_backward(dA[T - 1], P[T - 1], WaaT, dZ[T - 1])
-    for t in range(T - 2, -1, -1):
-        dA[t] += da_prev
-        da_prev = recurrent._rnn_kernel_backward(dA[t], P[t], WaaT, dZ[t])
+    dZ, _ = recurrent.rnn_recurrence_backward(dA, A, Waa)                 # (T, n_a, 1): each step's tanh input
     dZ2 = dZ.reshape(T, n_a)
     dWax = np.zeros((n_a, Wya.shape[0]))
     np.add.at(dWax, (slice(None), chars), dZ2[steps].T)                 # column X[t] of dWax gets dz<t>

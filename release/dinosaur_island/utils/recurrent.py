@@ -6,6 +6,24 @@ Shapes use the course notation: x (n_x, m, T_x); states a0, c0, a_prev, c_prev (
 LSTM Wf, bf, Wi, bi, Wc, bc, Wo, bo; GRU Wu, bu, Wr, br, Wc, bc; RNN Waa (n_a, n_a), Wax (n_a, n_x), ba.
 Gradient dicts are keyed ``d`` + name. dtype follows the inputs (float64 for checks, float32 for speed).
 
+Public API (``__all__``); every other module uses only these names:
+
+- one step: ``rnn_step_forward``/``_backward``, ``lstm_step_forward``/``_backward``,
+  ``gru_step_forward``/``_backward``; their caches are plain tuples of arrays;
+- a whole sequence: ``rnn_sequence_forward``/``_backward``, ``lstm_sequence_forward``/``_backward``,
+  ``gru_sequence_forward``/``_backward`` (also in ``SEQUENCE[kind]``), and ``bidirectional_forward``/
+  ``_backward``. Their caches are opaque dicts: read only the documented keys ``a_last`` and ``c_last``,
+  or use the accessor ``lstm_sequence_gates``. A sequence cache can be back-propagated once: the
+  backward hands its buffers back to a pool, and a second backward with the same cache raises
+  ValueError (run the forward again);
+- an RNN recurrence over input terms the caller computed itself (utils/char_model.py gathers columns of
+  Wax for one-hot characters): ``rnn_recurrence_forward``/``_backward``;
+- parameters: ``fuse``/``unfuse``, ``GATES``; memory: ``release_buffers``, ``POOL_LIMIT_BYTES``.
+
+Everything with a leading underscore (the step kernels, their derivative factors, the buffer pool, the
+shared sequence loops) is private to this module; tests/test_layers_recurrent.py checks that no module
+in utils/ uses another module's private names.
+
 How it is fast, and still one piece of maths:
 
 - ``fuse`` stacks a cell's gate matrices into one W (k n_a, n_a + n_x) (row blocks in the internal
@@ -15,16 +33,23 @@ How it is fast, and still one piece of maths:
   matmul over all steps after it; the derivative factors of every step are computed in bulk;
 - a bidirectional layer runs both directions in the same loop (batched matmuls over a leading
   direction axis), halving the number of numpy calls per step;
-- sequence buffers come from a small pool and go back to it when backward is done (a sequence
+- sequence buffers come from a small pool and go back to it when backward is done (hence a sequence
   cache can be back-propagated once).
 
 The step kernels (``_*_kernel`` and ``_*_kernel_backward``) are the only place where the cell
-equations are written. The one-step functions, the sequence functions and assignment 1's
-reference (utils/rnn.py) all call them.
+equations are written. Every public function here calls them: the one-step functions (which
+assignment 1's reference, utils/rnn.py, wraps), the sequence functions and the RNN recurrence
+(which utils/char_model.py runs).
 """
 import numpy as np
 
 from utils.activations import sigmoid_backward_into, tanh_backward_into
+
+__all__ = ["GATES", "POOL_LIMIT_BYTES", "SEQUENCE", "bidirectional_backward", "bidirectional_forward", "fuse",
+           "gru_sequence_backward", "gru_sequence_forward", "gru_step_backward", "gru_step_forward",
+           "lstm_sequence_backward", "lstm_sequence_forward", "lstm_sequence_gates", "lstm_step_backward",
+           "lstm_step_forward", "release_buffers", "rnn_recurrence_backward", "rnn_recurrence_forward",
+           "rnn_sequence_backward", "rnn_sequence_forward", "rnn_step_backward", "rnn_step_forward", "unfuse"]
 
 # Internal row-block order of the fused matrices: sigmoid gates first, then the tanh candidate.
 GATES = {"rnn": ("aa",), "lstm": ("o", "f", "i", "c"), "gru": ("r", "u", "c")}
@@ -546,7 +571,9 @@ def rnn_sequence_forward(x, params, a0=None, return_sequences=True):
 
     x (n_x, m, T_x); a0 (n_a, m) or None for zeros; params Waa (n_a, n_a), Wax (n_a, n_x), ba (n_a, 1).
     Returns the hidden states (n_a, m, T_x), or the last one (n_a, m) if not return_sequences,
-    and a cache (cache["a_last"] (n_a, m) is the final state).
+    and a cache (cache["a_last"] (n_a, m) is the final state; its other keys are private).
+    The cache can be back-propagated once (its buffers then go back to a pool): a second backward
+    with it raises ValueError.
     """
     return _sequence_forward("rnn_sequence_forward", "rnn", x, [params], a0, None, return_sequences)
 
@@ -555,6 +582,8 @@ def rnn_sequence_backward(da, cache):
     """Backward of ``rnn_sequence_forward``. da: gradient of its output, (n_a, m, T_x) or (n_a, m).
 
     Returns dict dx (n_x, m, T_x), da0 (n_a, m), dWaa (n_a, n_a), dWax (n_a, n_x), dba (n_a, 1).
+    Once per cache: this hands the cache's buffers back to the pool, and a second call with the same
+    cache raises ValueError.
     """
     (grads,), dx = _sequence_backward("rnn_sequence_backward", cache, da)
     grads["dx"] = dx
@@ -566,7 +595,10 @@ def lstm_sequence_forward(x, params, a0=None, c0=None, return_sequences=True):
 
     x (n_x, m, T_x); a0, c0 (n_a, m) or None for zeros; params as in ``lstm_step_forward``.
     Returns the hidden states (n_a, m, T_x), or the last one (n_a, m) if not return_sequences, and a
-    cache; cache["a_last"], cache["c_last"] (n_a, m) are the final states.
+    cache; cache["a_last"], cache["c_last"] (n_a, m) are the final states, ``lstm_sequence_gates(cache)``
+    gives the cell states and gates of every step; its other keys are private.
+    The cache can be back-propagated once (its buffers then go back to a pool): a second backward
+    with it raises ValueError.
     """
     return _sequence_forward("lstm_sequence_forward", "lstm", x, [params], a0, c0, return_sequences)
 
@@ -577,10 +609,32 @@ def lstm_sequence_backward(da, cache, dc_last=None):
     da: gradient of the forward output, (n_a, m, T_x) or (n_a, m); dc_last (n_a, m) or None: gradient
     of cache["c_last"]. Returns dict dx (n_x, m, T_x), da0, dc0 (n_a, m),
     dWf, dWi, dWc, dWo (n_a, n_a + n_x), dbf, dbi, dbc, dbo (n_a, 1).
+    Once per cache: this hands the cache's buffers back to the pool, and a second call with the same
+    cache raises ValueError.
     """
     (grads,), dx = _sequence_backward("lstm_sequence_backward", cache, da, dc_last)
     grads["dx"] = dx
     return grads
+
+
+def lstm_sequence_gates(cache):
+    """The cell states and gates of every step of an ``lstm_sequence_forward`` run, in the course layout.
+
+    cache: from ``lstm_sequence_forward``, not yet back-propagated (its buffers then belong to the pool).
+    Returns dict c (n_a, m, T_x), c[:, :, t] the cell state after step t, and the gates ft, it, cct, ot
+    (n_a, m, T_x), each column t as in ``lstm_step_forward``'s cache. New arrays: the caller owns
+    them, and the cache is unchanged (it can still be back-propagated).
+    """
+    fn = "lstm_sequence_gates"
+    if not isinstance(cache, dict) or cache.get("kind") != "lstm" or cache["W"].shape[0] != 1:
+        raise ValueError(f"{fn}: cache should come from lstm_sequence_forward (one direction)")
+    if cache["released"]:
+        raise ValueError(f"{fn}: this cache was already used by a backward pass; run the forward again")
+    G, C = cache["G"][:, 0], cache["C"][1:, 0]                            # (T, 4, n, m) [o, f, i, cct]; (T, n, m)
+    out = {"c": np.ascontiguousarray(C.transpose(1, 2, 0))}
+    for j, name in enumerate(("ot", "ft", "it", "cct")):
+        out[name] = np.ascontiguousarray(G[:, j].transpose(1, 2, 0))
+    return out
 
 
 def gru_sequence_forward(x, params, a0=None, return_sequences=True):
@@ -588,7 +642,9 @@ def gru_sequence_forward(x, params, a0=None, return_sequences=True):
 
     x (n_x, m, T_x); a0 (n_a, m) or None for zeros; params as in ``gru_step_forward``.
     Returns the hidden states (n_a, m, T_x), or the last one (n_a, m) if not return_sequences,
-    and a cache (cache["a_last"] (n_a, m) is the final state).
+    and a cache (cache["a_last"] (n_a, m) is the final state; its other keys are private).
+    The cache can be back-propagated once (its buffers then go back to a pool): a second backward
+    with it raises ValueError.
     """
     return _sequence_forward("gru_sequence_forward", "gru", x, [params], a0, None, return_sequences)
 
@@ -597,6 +653,8 @@ def gru_sequence_backward(da, cache):
     """Backward of ``gru_sequence_forward``. da: gradient of its output, (n_a, m, T_x) or (n_a, m).
 
     Returns dict dx (n_x, m, T_x), da0 (n_a, m), dWu, dWr, dWc (n_a, n_a + n_x), dbu, dbr, dbc (n_a, 1).
+    Once per cache: this hands the cache's buffers back to the pool, and a second call with the same
+    cache raises ValueError.
     """
     (grads,), dx = _sequence_backward("gru_sequence_backward", cache, da)
     grads["dx"] = dx
@@ -616,7 +674,9 @@ def bidirectional_forward(x, params, kind="lstm", return_sequences=True):
     x (n_x, m, T_x); params {"fwd": cell params, "bwd": cell params} of equal shapes; kind "rnn",
     "lstm" or "gru"; both directions start from zero states. Both run in one fused loop.
     Returns (2 n_a, m, T_x), forward states on top (at step t the backward cell has read x[..., t:]),
-    or (2 n_a, m) with each direction's final state; and a cache.
+    or (2 n_a, m) with each direction's final state; and a cache (its keys are private).
+    The cache can be back-propagated once (its buffers then go back to a pool): a second backward
+    with it raises ValueError.
     """
     if not isinstance(params, dict) or set(params) != {"fwd", "bwd"}:
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
@@ -632,6 +692,54 @@ def bidirectional_backward(da, cache):
 
     Returns dict dx (n_x, m, T_x), dfwd and dbwd (each one direction's cell gradients keyed d + name,
     with da0 (n_a, m), and dc0 for an LSTM).
+    Once per cache: this hands the cache's buffers back to the pool, and a second call with the same
+    cache raises ValueError.
     """
     (g_f, g_b), dx = _sequence_backward("bidirectional_backward", cache, da)
     return {"dx": dx, "dfwd": g_f, "dbwd": g_b}
+
+
+# --------------------------------------------------------------------------- RNN recurrence over given inputs
+# Time-major, so that each step is one contiguous (n_a, m) block, as the kernels want: a caller that
+# holds the course layout (n_a, m, T_x) passes arr.transpose(2, 0, 1) and reads A[1:].transpose(1, 2, 0).
+
+def rnn_recurrence_forward(Z, Waa, a0):
+    """Run a plain RNN over input terms computed by the caller: a<t> = tanh(Waa a<t-1> + Z[t]), t = 0 .. T_x - 1.
+
+    Z (T_x, n_a, m): Z[t] = Wax x<t> + ba, time-major; overwritten with the pre-activations
+    Waa a<t-1> + Z[t]. Waa (n_a, n_a); a0 (n_a, m).
+    Returns A (T_x + 1, n_a, m), a new array: A[0] = a0 and A[t + 1] = a<t> (the state after step t).
+    """
+    T, n_a, m = np.shape(Z)
+    if np.shape(Waa) != (n_a, n_a) or np.shape(a0) != (n_a, m):
+        raise ValueError(f"rnn_recurrence_forward: with Z (T_x, n_a, m) = {np.shape(Z)}, Waa should be "
+                         f"({n_a}, {n_a}) and a0 ({n_a}, {m}); got Waa {np.shape(Waa)}, a0 {np.shape(a0)}")
+    A = np.empty((T + 1, n_a, m), _float_dtype(Z, Waa, a0))
+    A[0] = a0
+    G = Z[:, None]                                                       # (T, 1, n_a, m) view: one gate block
+    for t in range(T):
+        _rnn_kernel(G[t], A[t], Waa, A[t + 1])
+    return A
+
+
+def rnn_recurrence_backward(dA, A, Waa):
+    """Backward of ``rnn_recurrence_forward``, through time.
+
+    dA (T_x, n_a, m): gradient of the loss w.r.t. each state a<t> = A[t + 1] from outside the recurrence
+    (an output layer, say); overwritten: dA[t] becomes the total gradient of a<t>, recurrence included.
+    A (T_x + 1, n_a, m): the forward's states; Waa (n_a, n_a).
+    Returns dZ (T_x, n_a, m), the gradient w.r.t. each pre-activation Waa a<t-1> + Z[t] (hence w.r.t. Z[t]),
+    and da0 (n_a, m). The weight gradients follow in one matmul each, e.g. dWaa = sum_t dZ[t] A[t]^T.
+    """
+    T, n_a, m = np.shape(dA)
+    if T < 1 or np.shape(A) != (T + 1, n_a, m) or np.shape(Waa) != (n_a, n_a):
+        raise ValueError(f"rnn_recurrence_backward: with dA (T_x, n_a, m) = {np.shape(dA)}, A should be "
+                         f"({T + 1}, {n_a}, {m}) and Waa ({n_a}, {n_a}); got A {np.shape(A)}, Waa {np.shape(Waa)}")
+    P = _rnn_factors(A[1:])                                              # (T, 1, n_a, m): 1 - a<t>**2
+    dZ = np.empty_like(P, dtype=_float_dtype(dA, P))
+    WaaT = Waa.T
+    da_prev = _rnn_kernel_backward(dA[T - 1], P[T - 1], WaaT, dZ[T - 1])
+    for t in range(T - 2, -1, -1):
+        dA[t] += da_prev
+        da_prev = _rnn_kernel_backward(dA[t], P[t], WaaT, dZ[t])
+    return dZ[:, 0], da_prev

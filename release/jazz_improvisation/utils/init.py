@@ -41,6 +41,29 @@ def zeros(shape, dtype=np.float64):
     return np.zeros(shape, dtype=dtype)
 
 
+GATES = {"lstm": ("f", "i", "c", "o"), "gru": ("u", "r", "c")}
+
+
+def cell_shapes(kind, n_x, n_a, n_y=None):
+    """{name: shape} of a cell's parameters in the course names; kind "rnn", "lstm" or "gru".
+
+    rnn: Wax (n_a, n_x), Waa (n_a, n_a), ba (n_a, 1) [+ Wya (n_y, n_a), by (n_y, 1)];
+    lstm/gru: W<g> (n_a, n_a + n_x), b<g> (n_a, 1) per gate [+ Wy (n_y, n_a), by (n_y, 1)].
+    """
+    if kind == "rnn":
+        shapes = {"Wax": (n_a, n_x), "Waa": (n_a, n_a), "ba": (n_a, 1)}
+        out_name = "Wya"
+    elif kind in GATES:
+        shapes = {f"W{g}": (n_a, n_a + n_x) for g in GATES[kind]}
+        shapes.update({f"b{g}": (n_a, 1) for g in GATES[kind]})
+        out_name = "Wy"
+    else:
+        raise ValueError(f"cell_shapes: kind should be 'rnn', 'lstm' or 'gru', got {kind!r}")
+    if n_y is not None:
+        shapes.update({out_name: (n_y, n_a), "by": (n_y, 1)})
+    return shapes
+
+
 def _gated(names, n_x, n_a, rng, dtype):
     """Gate weights W (n_a, n_a + n_x) acting on [a_prev; xt]: orthogonal recurrent part, Glorot input part
     (both drawn for all gates at once, as for a fused matrix), zero biases."""
@@ -57,14 +80,14 @@ def _gated(names, n_x, n_a, rng, dtype):
 
 def lstm_params(n_x, n_a, rng, dtype=np.float64, forget_bias=1.0):
     """LSTM cell: Wf, Wi, Wc, Wo (n_a, n_a + n_x), bf, bi, bc, bo (n_a, 1); bf starts at ``forget_bias``."""
-    p = _gated(("f", "i", "c", "o"), n_x, n_a, rng, dtype)
+    p = _gated(GATES["lstm"], n_x, n_a, rng, dtype)
     p["bf"] += forget_bias
     return p
 
 
 def gru_params(n_x, n_a, rng, dtype=np.float64):
     """GRU cell: Wu, Wr, Wc (n_a, n_a + n_x), bu, br, bc (n_a, 1)."""
-    return _gated(("u", "r", "c"), n_x, n_a, rng, dtype)
+    return _gated(GATES["gru"], n_x, n_a, rng, dtype)
 
 
 def rnn_params(n_x, n_a, rng, dtype=np.float64):

@@ -1,9 +1,10 @@
-"""Non-recurrent layers: activations, time-distributed dense, Conv1D, batch norm, dropout, attention.
+"""Non-recurrent layers: activations, time-distributed dense, Conv1D, batch norm, dropout, attention pieces.
 
 Course layout: features first, then examples, then time: x (n_x, m, T_x), or (n_x, m) without time.
 Every ``*_forward`` returns its output and a cache; every ``*_backward(d_out, cache)`` returns a dict of
 gradients keyed ``d`` + name (``dx``, ``dW``, ``db``, ...). dtype follows the inputs.
-The recurrent layers are in utils/recurrent.py.
+The recurrent layers are in utils/recurrent.py. The attention step built from the pieces here is an exercise of
+assignment 4 (date_translation), so it lives in utils/nmt.py (its answer key), not here.
 """
 import numpy as np
 
@@ -268,36 +269,3 @@ def weighted_sum_backward(dcontext, cache):
     alphas, a = cache
     dc = dcontext[:, :, None]
     return {"dalphas": np.sum(dc * a, axis=0, keepdims=True), "da": alphas * dc}
-
-
-def attention_step_forward(a, s_prev, params):
-    """One attention step of the date-translation model:
-    e = relu(W2 tanh(W1 [repeat(s_prev); a] + b1) + b2), alphas = softmax over time of e,
-    context = sum_t alphas a.
-
-    a (n_a, m, T_x) pre-attention states (2 n_a of a bidirectional LSTM, say); s_prev (n_s, m);
-    params W1 (n_e, n_s + n_a), b1 (n_e, 1), W2 (1, n_e), b2 (1, 1).
-    Returns context (n_a, m) and cache (cache["alphas"] (1, m, T_x) holds the attention weights).
-    """
-    a = _need("attention_step_forward", "a", a, (3,), "(n_a, m, T_x)")
-    rep, c_rep = repeat_forward(s_prev, a.shape[2])
-    cat, c_cat = concat_forward([rep, a])
-    h, c_h = dense_forward(cat, params["W1"], params["b1"], "tanh")
-    e, c_e = dense_forward(h, params["W2"], params["b2"], "relu")
-    alphas, c_sm = softmax_time_forward(e)
-    context, c_ws = weighted_sum_forward(alphas, a)
-    return context, {"alphas": alphas, "parts": (c_rep, c_cat, c_h, c_e, c_sm, c_ws)}
-
-
-def attention_step_backward(dcontext, cache):
-    """Backward of ``attention_step_forward``. dcontext (n_a, m).
-
-    Returns dict da (n_a, m, T_x), ds_prev (n_s, m), dW1, db1, dW2, db2.
-    """
-    c_rep, c_cat, c_h, c_e, c_sm, c_ws = cache["parts"]
-    g_ws = weighted_sum_backward(dcontext, c_ws)
-    g_e = dense_backward(softmax_time_backward(g_ws["dalphas"], c_sm)["de"], c_e)
-    g_h = dense_backward(g_e["dx"], c_h)
-    drep, da = concat_backward(g_h["dx"], c_cat)["dxs"]
-    return {"da": da + g_ws["da"], "ds_prev": repeat_backward(drep, c_rep)["ds"],
-            "dW1": g_h["dW"], "db1": g_h["db"], "dW2": g_e["dW"], "db2": g_e["db"]}

@@ -43,19 +43,6 @@ def tanh_backward(t, dt):
     return dt * (1.0 - t * t)
 
 
-def sigmoid_inplace(z):
-    """Overwrite float array `z` (any shape, any strides) with sigmoid(z); returns z.
-
-    Uses sigmoid(z) = (1 + tanh(z / 2)) / 2: no overflow, no temporaries, four passes
-    over memory. The recurrent kernels call it on their preallocated gate buffers.
-    """
-    z *= 0.5
-    np.tanh(z, out=z)
-    z += 1.0
-    z *= 0.5
-    return z
-
-
 def sigmoid_backward_into(s, ds, out):
     """out = ds * s * (1 - s) without temporaries; s, ds, out broadcast-compatible, out written.
 
