@@ -181,8 +181,8 @@ def launch(argv, workdir, env, limits=None, sandboxed=True, pass_fds=(), stdout=
     if not sandboxed:
         def preexec():
             _set_limits(dict(limits, processes=max(limits["processes"], 4096)))
-        return subprocess.Popen(argv, cwd=workdir, env=env, pass_fds=pass_fds, stdout=stdout,
-                                stderr=subprocess.STDOUT, preexec_fn=preexec, start_new_session=True)
+        return subprocess.Popen(argv, cwd=workdir, env=env, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+                                stdout=stdout, stderr=subprocess.STDOUT, preexec_fn=preexec, start_new_session=True)
     if uid is None:
         uid = 200000 + os.getpid() % 100000 * 7 % 100000
     if os.getuid() == 0:
@@ -192,8 +192,8 @@ def launch(argv, workdir, env, limits=None, sandboxed=True, pass_fds=(), stdout=
         os.chown(workdir, uid, uid)
     config = {"workdir": os.path.abspath(workdir), "argv": argv, "env": env, "limits": limits, "uid": uid}
     return subprocess.Popen([sys.executable, os.path.abspath(__file__), json.dumps(config)],
-                            env={"PATH": "/usr/bin:/bin"}, pass_fds=pass_fds, stdout=stdout,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            env={"PATH": "/usr/bin:/bin"}, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
+                            stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def available():
