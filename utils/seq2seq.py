@@ -147,7 +147,7 @@ def attention_figure(examples, T_x=T_X, ncols=2):
     from matplotlib.figure import Figure
     n = len(examples)
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(6.2 * ncols, 3.0 * nrows))
+    fig = Figure(figsize=(6.2 * ncols, 3.2 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for k, ax in enumerate(axes.ravel()):
         if k >= n:
