@@ -586,8 +586,11 @@ class ReferencePool:
                 res = ans.get("results")
                 if not isinstance(res, dict) or "__case__" in res or any(
                         isinstance(v, dict) and set(v) == {"error"} for v in res.values()):
+                    errors = res.get("__case__") if isinstance(res, dict) and "__case__" in res else \
+                        {k: v for k, v in res.items() if isinstance(v, dict) and set(v) == {"error"}} \
+                        if isinstance(res, dict) else res
                     raise TeacherFailure(f"the teacher's notebook of {assignment} fails check {cid} "
-                                         f"('{case.name}'): {str(res)[:300]}")
+                                         f"('{case.name}'): {str(errors)[:600]}")
                 out[cid] = res
         except BaseException as exc:
             self._release(key, runner, broken=True)
