@@ -45,15 +45,25 @@ LSTM_CACHE = {f"cache[{i}] ({n})": (3, i) for i, n in
 GRU_CACHE = {f"cache[{i}] ({n})": (2, i) for i, n in enumerate(["a_next", "a_prev", "xt", "u", "r", "cct"])}
 
 
+def _cell_forward_cases(rng, kind, n=3):
+    """``n`` cases of <kind>_cell_forward on fresh random shapes, inputs and parameters."""
+    out = {"rnn": {"a_next": (0,), "yt_pred": (1,), **CACHE},
+           "lstm": {"a_next": (0,), "c_next": (1,), "yt_pred": (2,), **LSTM_CACHE},
+           "gru": {"a_next": (0,), "yt_pred": (1,), **GRU_CACHE}}[kind]
+    cases = []
+    for k in range(n):
+        d = _dims(rng)
+        states = [randn(rng, d["n_a"], d["m"]) for _ in range(2 if kind == "lstm" else 1)]  # a_prev (, c_prev)
+        cases.append(Case(f"random shapes #{k + 1}", [Call(
+            f"{kind}_cell_forward", randn(rng, d["n_x"], d["m"]), *states, _params(kind)(rng, d), out=out)]))
+    return cases
+
+
 def rnn_cell_forward_values(rng):
     xt, a_prev, p = _visible_rnn_cell()
     cases = [Case("seeded batch shown in the notebook", [Call("rnn_cell_forward", xt, a_prev, p,
                   out={"a_next": (0,), "yt_pred": (1,), **CACHE})], hidden=False)]
-    for k in range(3):
-        d = _dims(rng)
-        cases.append(Case(f"random shapes #{k + 1}", [Call(
-            "rnn_cell_forward", randn(rng, d["n_x"], d["m"]), randn(rng, d["n_a"], d["m"]), _rnn_params(rng, d),
-            out={"a_next": (0,), "yt_pred": (1,), **CACHE})]))
+    cases += _cell_forward_cases(rng, "rnn")
     # with Wax = 0 the input has no effect at all: two different inputs, one answer
     d = _dims(rng)
     p = dict(_rnn_params(rng, d), Wax=np.zeros((d["n_a"], d["n_x"])))
@@ -94,14 +104,7 @@ def rnn_forward_values(rng):
 
 
 def lstm_cell_forward_values(rng):
-    cases = []
-    for k in range(3):
-        d = _dims(rng)
-        cases.append(Case(f"random shapes #{k + 1}", [Call(
-            "lstm_cell_forward", randn(rng, d["n_x"], d["m"]), randn(rng, d["n_a"], d["m"]),
-            randn(rng, d["n_a"], d["m"]), _lstm_params(rng, d),
-            out={"a_next": (0,), "c_next": (1,), "yt_pred": (2,), **LSTM_CACHE})]))
-    return cases
+    return _cell_forward_cases(rng, "lstm")
 
 
 def lstm_forward_values(rng):
@@ -109,12 +112,7 @@ def lstm_forward_values(rng):
 
 
 def gru_cell_forward_values(rng):
-    cases = []
-    for k in range(3):
-        d = _dims(rng)
-        cases.append(Case(f"random shapes #{k + 1}", [Call(
-            "gru_cell_forward", randn(rng, d["n_x"], d["m"]), randn(rng, d["n_a"], d["m"]), _gru_params(rng, d),
-            out={"a_next": (0,), "yt_pred": (1,), **GRU_CACHE})]))
+    cases = _cell_forward_cases(rng, "gru")
     # a closed update gate (u = 0, through a very negative bias) copies a_prev unchanged
     d = _dims(rng)
     p = dict(_gru_params(rng, d), Wu=np.zeros((d["n_a"], d["n_a"] + d["n_x"])), bu=np.full((d["n_a"], 1), -50.0))
