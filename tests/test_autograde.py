@@ -14,7 +14,8 @@ from tools import course
 ASSIGNMENTS = course.assignments()  # every assignment has a spec (tests/test_specs.py)
 
 
-@pytest.fixture(scope="module", params=ASSIGNMENTS)
+# One worker grades one assignment's class once (pytest-xdist --dist loadgroup keeps a group together).
+@pytest.fixture(scope="module", params=[pytest.param(a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS])
 def graded(request, tmp_path_factory):
     assignment = request.param
     root = str(tmp_path_factory.mktemp(assignment))
