@@ -79,7 +79,7 @@ def load_wav(path):
 
 def to_rate(samples, rate, target=RATE):
     """Resample float samples (n,) from ``rate`` to ``target`` Hz (polyphase); returns (n * target / rate,)."""
-    if rate == target:
+    if int(rate) == int(target):
         return np.asarray(samples, np.float64)
     from scipy.signal import resample_poly
     g = np.gcd(int(rate), int(target))
@@ -153,13 +153,25 @@ def db(value):
     return 10.0 ** (value / 20.0)
 
 
+BAND_LIMIT_RATES = (8000, 11025, 16000, 22050)
+
+
+def band_limit(samples, rate):
+    """What a recording at ``rate`` Hz holds: samples (n,) at RATE resampled to rate and back, (n,)."""
+    x = to_rate(to_rate(samples, RATE, rate), rate, RATE)
+    return np.pad(x, (0, max(len(samples) - len(x), 0)))[:len(samples)]
+
+
 def make_training_example(background, activates, negatives, rng, n_activates=None, n_negatives=None,
-                          background_gain_db=(-12.0, 6.0), word_gain_db=(-16.0, 0.0), features=True):
+                          background_gain_db=(-12.0, 6.0), word_gain_db=(-16.0, 0.0), band_limit_prob=0.0,
+                          features=True):
     """One 10-second training clip: a background with random "activate" and other words on top.
 
     background (N_SAMPLES,) float; activates, negatives: lists of word clips (n_i,) float; rng: numpy
     Generator (the only randomness). n_activates defaults to a draw from 0..4, n_negatives from 0..3. Gains are
-    drawn uniformly in decibels. Words never overlap (one that finds no room is left out).
+    drawn uniformly in decibels. Words never overlap (one that finds no room is left out). With probability
+    band_limit_prob the clip is band-limited as if recorded at one of BAND_LIMIT_RATES (so that the
+    detector also hears files of lower sample rates, resampled).
     Returns x (101, T_x) float32 (clip_features; the samples (N_SAMPLES,) if features is False),
     y (1, T_y) float32 with ONES_AFTER ones after each "activate", and segments: list of
     (start, end, is_activate) in samples, inclusive, in insertion order.
@@ -182,6 +194,8 @@ def make_training_example(background, activates, negatives, rng, n_activates=Non
         segments.append((start, end, is_activate))
         if is_activate:
             label_ones(y, end)
+    if band_limit_prob and rng.random() < band_limit_prob:
+        clip = band_limit(clip, int(rng.choice(BAND_LIMIT_RATES)))
     clip = np.clip(clip, -1.0, 1.0)
     return (clip_features(clip) if features else clip), y, segments
 

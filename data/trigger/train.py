@@ -38,6 +38,9 @@ DEV_CLIPS = 160
 EVAL_EVERY = 250
 THRESHOLD = 0.5
 CHECKPOINT_SECONDS = 240
+# From this step on, BAND_LIMIT_PROB of the clips are band-limited as if recorded at 8 to 22 kHz (added
+# during the committed run, when utils/trigger.py met resampled files; earlier steps had full-band clips only).
+BAND_LIMIT_FROM, BAND_LIMIT_PROB = 760, 0.3
 DEFAULT_CHECKPOINT = os.path.join("/tmp", "trigger_checkpoint.npz")
 
 
@@ -48,12 +51,13 @@ def learning_rate(step, steps):
     return LR + (LR_FINAL - LR) * (step - start) / max(steps - start, 1)
 
 
-def make_batch(data, rng, m):
+def make_batch(data, rng, m, band_limit_prob=0.0):
     """X (101, m, 5511) float32, Y (1, m, 1375) float32, segments (list of m lists) from one split's clips."""
     xs, ys, segs = [], [], []
     for _ in range(m):
         bg = data["backgrounds"][int(rng.integers(len(data["backgrounds"])))]
-        x, y, s = tm.make_training_example(bg, data["activates"], data["negatives"], rng)
+        x, y, s = tm.make_training_example(bg, data["activates"], data["negatives"], rng,
+                                           band_limit_prob=band_limit_prob)
         xs.append(x)
         ys.append(y)
         segs.append(s)
@@ -181,7 +185,7 @@ def main(argv=None):
     last_save = time.time()
     losses, t0 = [], time.time()
     while step < args.steps:
-        X, Y, _ = make_batch(train, rng, BATCH)
+        X, Y, _ = make_batch(train, rng, BATCH, BAND_LIMIT_PROB if step >= BAND_LIMIT_FROM else 0.0)
         probs, cache = tm.detector_forward(X, params, state, True, rng)
         loss, grads = tm.detector_loss_backward(Y, cache)
         opt.lr = learning_rate(step, args.steps)
