@@ -171,6 +171,20 @@ def test_label_ones_clipped_at_the_end_and_placement_gives_up():
     assert tm.place_clip(100, 40, [(0, 49, True)], rng) in [(s, s + 39) for s in range(50, 61)]
 
 
+def test_band_limit_empties_the_band_above_the_recording_rate():
+    """band_limit keeps the length and removes what a recording at that rate could not hold."""
+    x = np.random.default_rng(0).standard_normal(tm.N_SAMPLES)
+    y = tm.band_limit(x, 16000)
+    assert y.shape == x.shape
+    p = tm.power_spectrogram(y)                       # bin k is k * 220.5 Hz: 8 kHz is bin 36
+    assert p[50:].mean() < 1e-5 * p[:30].mean()      # above 11 kHz: leakage of the Hann window only
+    x_full, y_full, _ = tm.make_training_example(0.01 * x, [x[:9000]], [], np.random.default_rng(2), n_negatives=0)
+    x_band, y_band, _ = tm.make_training_example(0.01 * x, [x[:9000]], [], np.random.default_rng(2), n_negatives=0,
+                                                 band_limit_prob=1.0)
+    np.testing.assert_array_equal(y_band, y_full)       # the same words, labels and (low) band
+    assert x_band[60:].mean() < x_full[60:].mean() - 1
+
+
 def test_event_scores():
     """A run ending within 0.5 s after an "activate" end is a true positive, once; others are false."""
     probs = np.zeros(1375)
