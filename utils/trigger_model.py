@@ -27,64 +27,16 @@ import os
 import numpy as np
 
 from utils.activations import sigmoid
-from utils.init import conv1d_params, dense_params, batchnorm_params, gru_params
-from utils.layers import (activation_backward, activation_forward, batchnorm_backward, batchnorm_forward,
-                          batchnorm_state, conv1d_backward, conv1d_forward, conv1d_output_length, dense_backward,
-                          dense_forward, dropout_backward, dropout_forward)
-from utils.losses import sigmoid_cross_entropy
-from utils.recurrent import gru_sequence_backward, gru_sequence_forward
-
-RATE = 44100
-CLIP_SECONDS = 10
-N_SAMPLES = RATE * CLIP_SECONDS
-NFFT, NOVERLAP = 200, 120
-N_FREQ = NFFT // 2 + 1                                        # 101
-T_X = (N_SAMPLES - NOVERLAP) // (NFFT - NOVERLAP)             # 5511
-N_FILTERS, KERNEL, STRIDE, N_A = 196, 15, 4, 128
-T_Y = conv1d_output_length(T_X, KERNEL, STRIDE)               # 1375
-ONES_AFTER = 50                                               # output steps labelled 1 after an "activate"
-DROPOUT = 0.2
-# Standardisation of log10 power (measured on 40 training examples: mean -9.4, std 1.3), and its floor.
-LOG_FLOOR, LOG_MEAN, LOG_STD = 1e-14, -9.4, 1.3
-WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "trigger",
-                       "weights.npz")
-LAYERS = ("conv", "bn1", "gru1", "bn2", "gru2", "bn3", "dense")
-
+from utils.layers import (activation_forward, batchnorm_forward, conv1d_forward, conv1d_output_length,  # noqa: F401
+                          dense_forward, dropout_forward)
+from utils.recurrent import gru_sequence_forward
+# The parts shared with assignment 5's release live in utils/trigger_parts.py (one copy of each).
+from utils.trigger_parts import (CLIP_SECONDS, DROPOUT, KERNEL, LAYERS, LOG_FLOOR, LOG_MEAN, LOG_STD,  # noqa: F401
+                                 N_A, N_FILTERS, N_FREQ, N_SAMPLES, NFFT, NOVERLAP, ONES_AFTER, RATE, STRIDE,
+                                 T_X, T_Y, WEIGHTS, count_detector_params, detector_backward, detector_loss_backward,
+                                 detector_params, detector_state, load_detector, load_wav, log_features, to_rate)
 
 # --------------------------------------------------------------------------- audio
-
-def load_wav(path):
-    """Read a WAV file as float64 mono samples in [-1, 1].
-
-    Returns (samples (n,), rate). Stereo (or more) channels are averaged; int16, int32, uint8 and float
-    files are accepted. Raises ValueError (with the path) for a file that is not a readable WAV.
-    """
-    from scipy.io import wavfile
-    try:
-        rate, data = wavfile.read(path)
-    except (ValueError, EOFError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"'{path}' is not a readable WAV file ({exc})") from exc
-    if data.dtype == np.uint8:
-        x = (data.astype(np.float64) - 128.0) / 128.0
-    elif np.issubdtype(data.dtype, np.integer):
-        x = data.astype(np.float64) / float(-np.iinfo(data.dtype).min)
-    else:
-        x = data.astype(np.float64)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    return x, int(rate)
-
-
-def to_rate(samples, rate, target=RATE):
-    """Resample float samples (n,) from ``rate`` to ``target`` Hz (polyphase); returns (n * target / rate,)."""
-    if int(rate) == int(target):
-        return np.asarray(samples, np.float64)
-    from scipy.signal import resample_poly
-    g = np.gcd(int(rate), int(target))
-    return resample_poly(np.asarray(samples, np.float64), target // g, int(rate) // g)
-
 
 def power_spectrogram(samples, nfft=NFFT, noverlap=NOVERLAP, rate=RATE):
     """One-sided power spectral density of overlapping Hann-windowed frames, as matplotlib.mlab.specgram.
@@ -106,8 +58,7 @@ def power_spectrogram(samples, nfft=NFFT, noverlap=NOVERLAP, rate=RATE):
 
 def clip_features(samples):
     """The detector's input for a clip: standardised log10 power, float32 (101, T_x); samples (n,) at RATE."""
-    logp = np.log10(power_spectrogram(samples) + LOG_FLOOR)
-    return ((logp - LOG_MEAN) / LOG_STD).astype(np.float32)
+    return log_features(power_spectrogram(samples))
 
 
 def samples_to_step(sample, n_samples=N_SAMPLES, t_y=T_Y):
@@ -216,28 +167,6 @@ def load_split(root, split):
 
 # --------------------------------------------------------------------------- the model
 
-def detector_params(rng, n_x=N_FREQ, n_f=N_FILTERS, kernel=KERNEL, n_a=N_A, dtype=np.float32):
-    """Initial parameters: {"conv": {W (n_f, n_x, kernel), b (n_f, 1)}, "bn1": {gamma, beta (n_f, 1)},
-    "gru1": GRU cell n_f -> n_a, "bn2": (n_a, 1), "gru2": GRU cell n_a -> n_a, "bn3": (n_a, 1),
-    "dense": {W (1, n_a), b (1, 1)}}. rng: numpy Generator."""
-    return {"conv": conv1d_params(n_x, n_f, kernel, rng, dtype), "bn1": batchnorm_params(n_f, dtype),
-            "gru1": gru_params(n_f, n_a, rng, dtype), "bn2": batchnorm_params(n_a, dtype),
-            "gru2": gru_params(n_a, n_a, rng, dtype), "bn3": batchnorm_params(n_a, dtype),
-            "dense": dense_params(n_a, 1, rng, dtype)}
-
-
-def detector_state(params):
-    """Batch-norm running statistics for params: {"bn1": {mean, var (n_f, 1)}, "bn2": ..., "bn3": ...}."""
-    return {k: batchnorm_state(params[k]["gamma"].shape[0], params[k]["gamma"].dtype) for k in ("bn1", "bn2", "bn3")}
-
-
-def count_detector_params(params, state):
-    """(trainable, non_trainable) entry counts: 521,657 and 904 at the course's sizes."""
-    trainable = sum(int(np.size(a)) for layer in params.values() for a in layer.values())
-    fixed = sum(int(np.size(a)) for layer in state.values() for a in layer.values())
-    return trainable, fixed
-
-
 def detector_forward(X, params, state, training, rng, stride=STRIDE, dropout=DROPOUT):
     """Forward pass of the detector.
 
@@ -263,71 +192,6 @@ def detector_forward(X, params, state, training, rng, stride=STRIDE, dropout=DRO
     logits, caches["dense"] = dense_forward(h, p["dense"]["W"], p["dense"]["b"], "linear")
     probs = sigmoid(logits)
     return probs, {"layers": caches, "logits": logits, "probs": probs}
-
-
-def _conv_weight_grads(dz, conv_cache):
-    """dW, db of conv1d_forward without its input gradient (the input is data): dz (n_f, m, T_out)."""
-    _, W, cols, _ = conv_cache
-    dz2 = dz.reshape(W.shape[0], -1)
-    return {"dW": (dz2 @ cols.T).reshape(W.shape), "db": dz2.sum(axis=1, keepdims=True)}
-
-
-def detector_backward(dprobs, cache, need_dx=True, dlogits=None):
-    """Backward pass of ``detector_forward`` (each cache can be used once: the GRU buffers are recycled).
-
-    dprobs (1, m, T_y): gradient of the probabilities (ignored when dlogits (1, m, T_y) is given).
-    need_dx: also return dX (n_x, m, T_x) (skip it in training: X is data).
-    Returns {"dconv": {dW, db}, "dbn1": {dgamma, dbeta}, "dgru1": {dWu, ...}, ..., "ddense": {dW, db}}
-    and "dX" when need_dx.
-    """
-    c = cache["layers"]
-    if dlogits is None:
-        probs = cache["probs"]
-        dlogits = dprobs * probs * (1 - probs)
-    grads = {}
-    g = dense_backward(dlogits, c["dense"])
-    grads["ddense"] = {"dW": g["dW"], "db": g["db"]}
-    dh = dropout_backward(g["dx"], c["drop4"])["dx"]
-    g = batchnorm_backward(dh, c["bn3"])
-    grads["dbn3"] = {"dgamma": g["dgamma"], "dbeta": g["dbeta"]}
-    dh = dropout_backward(g["dx"], c["drop3"])["dx"]
-    g = gru_sequence_backward(dh, c["gru2"])
-    grads["dgru2"] = {k: v for k, v in g.items() if k not in ("dx", "da0")}
-    g = batchnorm_backward(g["dx"], c["bn2"])
-    grads["dbn2"] = {"dgamma": g["dgamma"], "dbeta": g["dbeta"]}
-    dh = dropout_backward(g["dx"], c["drop2"])["dx"]
-    g = gru_sequence_backward(dh, c["gru1"])
-    grads["dgru1"] = {k: v for k, v in g.items() if k not in ("dx", "da0")}
-    dh = dropout_backward(g["dx"], c["drop1"])["dx"]
-    dh = activation_backward(dh, c["relu"])["dz"]
-    g = batchnorm_backward(dh, c["bn1"])
-    grads["dbn1"] = {"dgamma": g["dgamma"], "dbeta": g["dbeta"]}
-    if need_dx:
-        g = conv1d_backward(g["dx"], c["conv"])
-        grads["dX"] = g["dx"]
-    else:
-        g = _conv_weight_grads(g["dx"], c["conv"])
-    grads["dconv"] = {"dW": g["dW"], "db": g["db"]}
-    return grads
-
-
-def detector_loss_backward(Y, cache, need_dx=False):
-    """Mean binary cross-entropy per output step and its gradients, computed stably from the logits.
-
-    Y (1, m, T_y) labels in {0, 1}; cache from ``detector_forward``. Returns (loss, grads as
-    ``detector_backward``).
-    """
-    logits = cache["logits"]
-    loss, dlogits = sigmoid_cross_entropy(logits, np.asarray(Y, logits.dtype))
-    return loss, detector_backward(None, cache, need_dx=need_dx, dlogits=dlogits.astype(logits.dtype))
-
-
-def load_detector(path=WEIGHTS):
-    """The pretrained detector written by data/trigger/train.py: returns (params, state), float32."""
-    from utils.io import load_params
-    template = detector_params(np.random.default_rng(0))
-    flat = load_params(path, expected={"params": template, "state": detector_state(template)})
-    return flat["params"], flat["state"]
 
 
 def predict(X, params, state, batch=16):
