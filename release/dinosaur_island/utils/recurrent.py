@@ -706,15 +706,16 @@ def bidirectional_backward(da, cache):
 def rnn_recurrence_forward(Z, Waa, a0):
     """Run a plain RNN over input terms computed by the caller: a<t> = tanh(Waa a<t-1> + Z[t]), t = 0 .. T_x - 1.
 
-    Z (T_x, n_a, m): Z[t] = Wax x<t> + ba, time-major; overwritten with the pre-activations
-    Waa a<t-1> + Z[t]. Waa (n_a, n_a); a0 (n_a, m).
+    Z (T_x, n_a, m): Z[t] = Wax x<t> + ba, time-major, a float array, overwritten with the pre-activations
+    Waa a<t-1> + Z[t]. Waa (n_a, n_a); a0 (n_a, m). All numpy arrays (a character model calls this once
+    per name, so the checks are kept to shape comparisons).
     Returns A (T_x + 1, n_a, m), a new array: A[0] = a0 and A[t + 1] = a<t> (the state after step t).
     """
-    T, n_a, m = np.shape(Z)
-    if np.shape(Waa) != (n_a, n_a) or np.shape(a0) != (n_a, m):
-        raise ValueError(f"rnn_recurrence_forward: with Z (T_x, n_a, m) = {np.shape(Z)}, Waa should be "
-                         f"({n_a}, {n_a}) and a0 ({n_a}, {m}); got Waa {np.shape(Waa)}, a0 {np.shape(a0)}")
-    A = np.empty((T + 1, n_a, m), _float_dtype(Z, Waa, a0))
+    T, n_a, m = Z.shape
+    if Waa.shape != (n_a, n_a) or a0.shape != (n_a, m):
+        raise ValueError(f"rnn_recurrence_forward: with Z (T_x, n_a, m) = {Z.shape}, Waa should be "
+                         f"({n_a}, {n_a}) and a0 ({n_a}, {m}); got Waa {Waa.shape}, a0 {a0.shape}")
+    A = np.empty((T + 1, n_a, m), np.result_type(Z, Waa, a0))
     A[0] = a0
     G = Z[:, None]                                                       # (T, 1, n_a, m) view: one gate block
     for t in range(T):
@@ -727,16 +728,16 @@ def rnn_recurrence_backward(dA, A, Waa):
 
     dA (T_x, n_a, m): gradient of the loss w.r.t. each state a<t> = A[t + 1] from outside the recurrence
     (an output layer, say); overwritten: dA[t] becomes the total gradient of a<t>, recurrence included.
-    A (T_x + 1, n_a, m): the forward's states; Waa (n_a, n_a).
+    A (T_x + 1, n_a, m): the forward's states; Waa (n_a, n_a). All numpy arrays.
     Returns dZ (T_x, n_a, m), the gradient w.r.t. each pre-activation Waa a<t-1> + Z[t] (hence w.r.t. Z[t]),
     and da0 (n_a, m). The weight gradients follow in one matmul each, e.g. dWaa = sum_t dZ[t] A[t]^T.
     """
-    T, n_a, m = np.shape(dA)
-    if T < 1 or np.shape(A) != (T + 1, n_a, m) or np.shape(Waa) != (n_a, n_a):
-        raise ValueError(f"rnn_recurrence_backward: with dA (T_x, n_a, m) = {np.shape(dA)}, A should be "
-                         f"({T + 1}, {n_a}, {m}) and Waa ({n_a}, {n_a}); got A {np.shape(A)}, Waa {np.shape(Waa)}")
+    T, n_a, m = dA.shape
+    if T < 1 or A.shape != (T + 1, n_a, m) or Waa.shape != (n_a, n_a):
+        raise ValueError(f"rnn_recurrence_backward: with dA (T_x, n_a, m) = {dA.shape}, A should be "
+                         f"({T + 1}, {n_a}, {m}) and Waa ({n_a}, {n_a}); got A {A.shape}, Waa {Waa.shape}")
     P = _rnn_factors(A[1:])                                              # (T, 1, n_a, m): 1 - a<t>**2
-    dZ = np.empty_like(P, dtype=_float_dtype(dA, P))
+    dZ = np.empty_like(P)
     WaaT = Waa.T
     da_prev = _rnn_kernel_backward(dA[T - 1], P[T - 1], WaaT, dZ[T - 1])
     for t in range(T - 2, -1, -1):
