@@ -101,11 +101,17 @@ def load_checkpoint(path, params, state, opt, rng):
     return meta["step"], meta["history"]
 
 
-def evaluate(params, state, dev):
+SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def evaluate(params, state, dev, sweep=False):
+    """Dev figures at THRESHOLD (and, if sweep, figures["sweep"]: {threshold: figures} over SWEEP)."""
     X, Y, segs = dev
     probs = tm.predict(X, params, state)
     figures = tm.evaluate(probs, Y, segs, THRESHOLD)
     figures["all_zero_frame_accuracy"] = float(np.mean(Y < 0.5))
+    if sweep:
+        figures["sweep"] = {t: tm.evaluate(probs, Y, segs, t) for t in SWEEP}
     return figures
 
 
@@ -142,6 +148,15 @@ def write_report(history, figures, steps_done, seconds, batch_seconds):
         f"| recall | {figures['recall']:.3f} |",
         f"| F1 | {figures['f1']:.3f} |",
         "",
+        "Other thresholds:",
+        "",
+        "| threshold | frame accuracy | precision | recall | F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for t, f in figures.get("sweep", {}).items():
+        lines.append(f"| {t:g} | {f['frame_accuracy']:.4f} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} |")
+    lines += [
+        "",
         "## Progress",
         "",
         "| step | mean training loss (last steps) | dev frame accuracy | dev F1 |",
@@ -173,7 +188,7 @@ def main(argv=None):
     dev = dev_set()
     if args.evaluate:
         params, state = tm.load_detector(weights)
-        figures = evaluate(params, state, dev)
+        figures = evaluate(params, state, dev, sweep=True)
         print(json.dumps(figures), flush=True)
         done = history[-1]["step"] if history else 0
         write_report(history, figures, done, history[-1]["seconds"] if history else 0.0,
@@ -213,7 +228,7 @@ def main(argv=None):
             last_save = time.time()
             print(f"checkpoint at step {step} -> {args.checkpoint}, weights -> {weights}", flush=True)
     final = [h for h in history if "f1" in h]
-    figures = evaluate(params, state, dev)
+    figures = evaluate(params, state, dev, sweep=True)
     write_report(history, figures, step, history[-1]["seconds"], history[-1]["batch_seconds"])
     print(f"done: {json.dumps(figures)}", flush=True)
     return 0 if final else 1
