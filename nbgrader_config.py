@@ -32,5 +32,6 @@ configure(
     memory_mb=3072,           # address-space cap of the student's process
     processes=64,             # process cap inside the sandbox
     workers=None,             # parallel submissions (None: all cores)
+    seed_scope="submission",  # fresh hidden inputs per submission; "run": one seed per grading run (less CPU)
     allow_unsandboxed=False,  # True only where the host cannot sandbox, knowingly
 )

@@ -40,12 +40,20 @@ VERSION = "2"
 class Settings:
     """Limits and switches of a grading run (nbgrader_config.py sets them via the plugin).
 
-    seed: None draws a fresh seed for every grading of every submission (the default: hidden inputs
-    are never the same twice); an int replays a recorded run (the seed is in each report).
+    seed: None draws fresh seeds (see seed_scope); an int replays a recorded run (the seed is in
+          each report).
+    seed_scope: "submission" (default): a fresh seed for every grading of every submission, hidden
+          inputs are never the same twice; "run": one fresh seed per grading run (one `nbgrader
+          autograde`), shared by the submissions of that run, so the teacher's reference answers
+          each check once per run instead of once per submission (less CPU for a large class;
+          resubmissions are still graded on new inputs, and feedback never shows expected values).
     """
 
     def __init__(self, cell_timeout=60, case_timeout=60, submission_timeout=600, memory_mb=3072,
-                 processes=64, sandboxed=True, workers=None, seed=None, max_runs=6):
+                 processes=64, sandboxed=True, workers=None, seed=None, max_runs=6, seed_scope="submission"):
+        if seed_scope not in ("submission", "run"):
+            raise ValueError(f"seed_scope should be 'submission' or 'run', got {seed_scope!r}")
+        self.seed_scope = seed_scope
         self.cell_timeout, self.case_timeout = cell_timeout, case_timeout
         self.submission_timeout, self.memory_mb, self.processes = submission_timeout, memory_mb, processes
         self.sandboxed, self.seed, self.max_runs = sandboxed, seed, max_runs
@@ -93,6 +101,16 @@ def build_cases(assignment, seed):
 def draw_seed():
     """A fresh seed for one grading of one submission (recorded in its report)."""
     return secrets.randbits(62)
+
+
+_RUN_SEED = draw_seed()  # drawn once per grading process: the seed of every submission when seed_scope="run"
+
+
+def seed_for(settings):
+    """The seed of the next grading under ``settings``."""
+    if settings.seed is not None:
+        return int(settings.seed)
+    return _RUN_SEED if settings.seed_scope == "run" else draw_seed()
 
 
 _digests = {}
@@ -507,7 +525,7 @@ class ReferencePool:
     def __init__(self, size=1):
         self.size = size
         self.cond = threading.Condition()
-        self.idle, self.count = {}, {}
+        self.idle, self.count, self.memo = {}, {}, {}
         atexit.register(self.close_all)
 
     @staticmethod
@@ -574,13 +592,22 @@ class ReferencePool:
                 return
         threading.Thread(target=start, daemon=True).start()
 
-    def results(self, course_root, assignment, notebook, settings, cases):
-        """{case id: results} of the teacher's functions on ``cases``."""
+    def results(self, course_root, assignment, notebook, settings, cases, memo=None):
+        """{case id: results} of the teacher's functions on ``cases``.
+
+        memo: the seed the cases were drawn from, when several submissions share it: each case is
+        then answered once and remembered for the others.
+        """
         key = self._key(course_root, assignment, notebook)
+        with self.cond:
+            known = dict(self.memo.get((key, memo), {})) if memo is not None else {}
+        todo = {cid: c for cid, c in cases.items() if cid not in known}
+        if not todo:
+            return {cid: known[cid] for cid in cases}
         runner = self._acquire(key, lambda: self._new(course_root, assignment, notebook, settings))
-        out = {}
+        out = dict(known)
         try:
-            for cid, case in cases.items():
+            for cid, case in todo.items():
                 ans = runner.ask({"op": "case", "plan": plan_lang.encode_plan(case.plan, reference=True)},
                                  settings.case_timeout * 4)
                 res = ans.get("results")
@@ -598,7 +625,10 @@ class ReferencePool:
                 raise TeacherFailure(f"the teacher's notebook of {assignment} stopped ({exc.kind}) on a check")
             raise
         self._release(key, runner)
-        return out
+        if memo is not None:
+            with self.cond:
+                self.memo.setdefault((key, memo), {}).update(out)
+        return {cid: out[cid] for cid in cases}
 
     def close_all(self):
         with self.cond:
@@ -672,7 +702,7 @@ def grade_submission(course_root, assignment, student, notebook, settings, sandb
         except (OSError, ValueError):
             pass
     t0 = time.monotonic()
-    seed = draw_seed() if settings.seed is None else int(settings.seed)
+    seed = seed_for(settings)
     cases = build_cases(assignment, seed)
     refused = submission_problem(path)
     nb, unreadable = (None, None) if refused else nbk.read_notebook(path)
@@ -693,7 +723,8 @@ def grade_submission(course_root, assignment, student, notebook, settings, sandb
                                                        settings, sandboxed=sandboxed)
             except Exception as exc:  # noqa: BLE001 - recorded, never "not autograded"
                 issues = [{"kind": "grader", "where": "start-up", "detail": f"{type(exc).__name__}: {exc}"[:600]}]
-    reference = REFERENCES.results(course_root, assignment, notebook, settings, cases)
+    reference = REFERENCES.results(course_root, assignment, notebook, settings, cases,
+                                   memo=seed if settings.seed is not None or settings.seed_scope == "run" else None)
     checks = judge(cases, student_res, reference)
     outcome, cause = outcome_of(issues, unreadable, refused)
     report = {"key": key, "student": student, "assignment": assignment, "notebook": notebook,

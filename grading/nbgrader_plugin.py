@@ -41,6 +41,8 @@ def configure(c, course_root, allow_unsandboxed=False, **settings):
         env = os.environ.get("COURSE_GRADING_" + name.upper())
         if env:  # lets tests and one-off runs tighten limits without editing the config
             settings[name] = int(env)
+    if os.environ.get("COURSE_GRADING_SEED_SCOPE"):
+        settings["seed_scope"] = os.environ["COURSE_GRADING_SEED_SCOPE"]
     _state["settings"] = core.Settings(**settings)
     _state["allow_unsandboxed"] = bool(allow_unsandboxed) or os.environ.get("COURSE_ALLOW_UNSANDBOXED") == "1"
     c.Autograde.pre_convert_hook = pre_convert_hook

@@ -245,3 +245,13 @@ def test_reference_runs_skip_student_only_calls():
     calls = [plan.Call("f", 1, out={"y": ()}), plan.Call("f", 2, out={"p0+": ()}, student_only=True)]
     assert [c["out"] for c in plan.encode_plan(calls)] == [{"y": []}, {"p0+": []}]
     assert [c["out"] for c in plan.encode_plan(calls, reference=True)] == [{"y": []}]
+
+
+def test_seed_scopes():
+    from grading import core
+    assert core.seed_for(core.Settings()) != core.seed_for(core.Settings())
+    run = core.Settings(seed_scope="run")
+    assert core.seed_for(run) == core.seed_for(run) == core._RUN_SEED
+    assert core.seed_for(core.Settings(seed=7, seed_scope="run")) == 7
+    with pytest.raises(ValueError):
+        core.Settings(seed_scope="class")
