@@ -262,7 +262,25 @@ def test_command_line_reports_every_file_and_fails_on_bad_ones(tmp_path):
     assert done.returncode == 1
     assert f"{missing}: error: no such file" in done.stderr
     assert f"{bad}: error: cannot read it as a WAV file" in done.stderr
-    assert done.stdout.startswith(f"{good}: ")
+    line = done.stdout.strip()
+    assert line.startswith(f"{good}: ") and line.endswith("(seconds)"), line
+    times = [float(t) for t in line[len(f"{good}: "):-len("(seconds)")].split(",")]
+    ends = speech_file(tmp_path / "again.wav")
+    assert len(times) == len(ends)                     # the two "activate", not "activity" between them
+    for t, end in zip(times, ends):
+        assert end - 0.2 <= t <= end + 0.5, (times, ends)
     done = subprocess.run([sys.executable, "-m", "utils.trigger", str(good)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and done.stderr == ""
+
+
+def test_windows_cover_any_length():
+    """Audio under 10 s is padded to one window; longer audio gets 10-second windows, the last one ending
+    with the audio."""
+    from utils import trigger
+    starts, clips = trigger.windows(np.zeros(3 * tm.RATE))
+    assert starts == [0] and clips.shape == (1, tm.N_SAMPLES)
+    starts, clips = trigger.windows(np.arange(25 * tm.RATE, dtype=np.float64))
+    assert starts == [0, 10 * tm.RATE, 15 * tm.RATE] and clips.shape == (3, tm.N_SAMPLES)
+    assert clips[-1, -1] == 25 * tm.RATE - 1
+    assert trigger.first_crossings(np.array([0, 0.9, 0.9, 0, 0.8] + [0] * 80 + [0.9]), 0.5) == [1, 85]

@@ -129,7 +129,9 @@ def write_report(history, figures, steps_done, seconds, batch_seconds):
         f"from the held-out voices ({n_dev['activates']} \"activate\" clips, {n_dev['negatives']} negatives, "
         f"{n_dev['backgrounds']} backgrounds)",
         f"- float32, batches of {BATCH} fresh clips, Adam lr {LR:g} (linear decay to {LR_FINAL:g} over the last "
-        f"{1 - DECAY_FROM:.0%} of the steps), global-norm clipping {CLIP_NORM:g}, dropout {tm.DROPOUT:g}",
+        f"{1 - DECAY_FROM:.0%} of the steps), global-norm clipping {CLIP_NORM:g}, dropout {tm.DROPOUT:g}; from step "
+        f"{BAND_LIMIT_FROM} on, {BAND_LIMIT_PROB:.0%} of the clips band-limited as if recorded at "
+        f"{', '.join(str(r) for r in tm.BAND_LIMIT_RATES)} Hz (the dev set stays full-band)",
         f"- steps: {steps_done} ({steps_done * BATCH} clips); training time {seconds / 60:.0f} min on one BLAS "
         f"thread under `nice` beside other jobs ({batch_seconds:.2f} s per step, making the clips included)",
         "",
