@@ -31,7 +31,23 @@ DATA = {
     "dinosaur_island": ["dinos.txt"],
     "jazz_improvisation": ["jazz"],
     "date_translation": ["dates"],
-    "trigger_word": [],
+    "trigger_word": ["trigger/weights.npz"] + [f"trigger/{split}/{kind}/{name}" for split, kind, names in (
+        ("train", "backgrounds", ("bg01_pink", "bg03_hum50", "bg06_babble")),
+        ("train", "activates", ("en-029_Gene_activate_0", "en-gb-scotland_Reed_activate_1", "en-gb-x-gbclan_ed_activate_2",
+                                "en-gb-x-gbcwmd_benjamin_activate_0", "en-gb-x-rp_anika_activate_1",
+                                "en-us-nyc_klatt2_activate_2", "en-us_david_activate_0", "en_belinda_activate_1")),
+        ("train", "negatives", ("en-029_Gene_activity_4", "en-029_m7_number_6", "en-gb-scotland_edward_navigate_4",
+                                "en-gb-x-gbclan_klatt5_elephant_5", "en-gb-x-gbcwmd_benjamin_activist_3",
+                                "en-gb-x-gbcwmd_steph_tomorrow_5", "en-gb-x-rp_rob_chocolate_6",
+                                "en-us-nyc_m1_chocolate_5")),
+        ("dev", "backgrounds", ("bg02_rain", "bg03_babble")),
+        ("dev", "activates", ("en-029_klatt6_activate_0", "en-gb-scotland_iven3_activate_3",
+                              "en-gb-x-gbclan_klatt4_activate_2", "en-gb-x-rp_Mario_activate_1",
+                              "en-us-nyc_Storm_activate_0", "en-us_f3_activate_3", "en_Alicia_activate_2")),
+        ("dev", "negatives", ("en-029_klatt6_activist_4", "en-gb-scotland_iven3_picture_6", "en-gb-scotland_m8_window_6",
+                              "en-gb-x-gbcwmd_Hugo_actor_5", "en-gb-x-rp_Mario_river_8", "en-us-nyc_Storm_captivate_4",
+                              "en-us_f3_holiday_7", "en-us_steph2_river_7")))
+        for name in (n + ".wav" for n in names)],   # a sample of data/trigger (7 MB of its 36 MB)
 }
 ASSIGNMENTS = list(DATA)
 
@@ -118,11 +134,11 @@ def sync_support(assignment, dest=None):
     shutil.rmtree(ddir, ignore_errors=True)
     for name in spec["data"]:
         src = os.path.join(ROOT, "data", name)
-        os.makedirs(ddir, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.join(ddir, name)), exist_ok=True)
         if os.path.isdir(src):
             shutil.copytree(src, os.path.join(ddir, name), ignore=shutil.ignore_patterns("__pycache__", "*.py"))
         else:
-            shutil.copy(src, ddir)
+            shutil.copy(src, os.path.join(ddir, name))      # at the same path under data/ as in the course
 
 
 def stray_files(assignment, root=ROOT):
@@ -179,7 +195,8 @@ def student_notebook(assignment, answers, root=ROOT):
 MUTANT_WRAPPER = '''
 
 def _course_mutant(f):
-    """Demo-class mutant: the same function with its first float output nudged by 0.01 (else an int by 1)."""
+    """Demo-class mutant: the same function with its first float output nudged by 0.01 (else an int by 1,
+    else a bool flipped)."""
     import functools
     import numpy as _np
 
@@ -193,6 +210,8 @@ def _course_mutant(f):
             return v + 0.01, True
         if kind == "int" and isinstance(v, (int, _np.integer)) and not isinstance(v, (bool, _np.bool_)):
             return v + 1, True
+        if kind == "bool" and isinstance(v, (bool, _np.bool_)):
+            return not v, True
         if isinstance(v, dict):
             for k in sorted(v):
                 new, done = nudge(v[k], kind)
@@ -208,7 +227,9 @@ def _course_mutant(f):
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         out, done = nudge(f(*args, **kwargs), "float")
-        return out if done else nudge(out, "int")[0]
+        if not done:
+            out, done = nudge(out, "int")
+        return out if done else nudge(out, "bool")[0]
     return wrapper
 
 

@@ -7,12 +7,14 @@ versions and is never shipped with the assignment. This module has what the assi
     load_wav(path) / to_rate(samples, rate)   audio files as float samples in [-1, 1] at RATE
     load_clips(folder)                        every WAV of a folder, in sorted file order
     pick_words(activates, negatives, rng)     which word clips go into one training example
+    mix(background, clips, segments)          the audio of a training example, from its segments (ms)
     log_features(power)                       (101, T_x) power spectrogram -> the detector's input, float32
     detector_params / detector_state          parameters and batch-norm statistics, and their counts
     detector_backward(dprobs, cache)          the backward pass of the whole stack, given the forward cache
     detector_loss_backward(Y, cache)          binary cross-entropy per output step, and its gradients
     load_detector()                           the pretrained weights (data/trigger/weights.npz)
     chime()                                   the sound played where the word is heard
+    runs(row)                                 the runs of True in a boolean row, as (first, last) pairs
     clip_figure(...)                          waveform, spectrogram, labels and the detector's output
 
 The detector (every shape is (features, examples, time)):
@@ -51,6 +53,7 @@ T_X = (N_SAMPLES - NOVERLAP) // (NFFT - NOVERLAP)             # 5511
 N_FILTERS, KERNEL, STRIDE, N_A = 196, 15, 4, 128
 T_Y = conv1d_output_length(T_X, KERNEL, STRIDE)               # 1375
 ONES_AFTER = 50                                               # output steps labelled 1 after an "activate"
+MAX_TRIES = 100                                               # random positions tried before a word is left out
 DROPOUT = 0.2
 # The detector reads standardised log10 power (measured on 40 training examples: mean -9.4, std 1.3).
 LOG_FLOOR, LOG_MEAN, LOG_STD = 1e-14, -9.4, 1.3
@@ -113,10 +116,29 @@ def pick_words(activates, negatives, rng, max_activates=4, max_negatives=3):
     return chosen_act, chosen_neg
 
 
+def mix(background, clips, segments, rate=RATE):
+    """The audio of a training example: background (n,) with clips[i] added from millisecond segments[i][0]
+    (sample segments[i][0] * rate // 1000). clips: list of (n_i,) arrays, one per (start, end) of segments.
+    Returns a new float64 array (n,)."""
+    if len(clips) != len(segments) or any(np.ndim(c) != 1 for c in clips):
+        raise ValueError(f"mix: give one 1-D clip per segment, got {len(clips)} clips and {len(segments)} segments")
+    out = np.array(background, dtype=np.float64)
+    for clip, (start, _) in zip(clips, segments):
+        first = int(start) * rate // 1000
+        out[first:first + len(clip)] += clip
+    return out
+
+
 def log_features(power):
     """The detector's input from a power spectrogram (n_freq, T_x): standardised log10 power, float32."""
     logp = np.log10(np.asarray(power, np.float64) + LOG_FLOOR)
     return ((logp - LOG_MEAN) / LOG_STD).astype(np.float32)
+
+
+def runs(row):
+    """Runs of True in a 1-D boolean array: a list of (first, last) indices, both included."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(row, dtype=np.int8).ravel(), [0]])))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def chime(seconds=0.4, rate=RATE):
@@ -234,14 +256,16 @@ def clip_figure(samples, power=None, y=None, probs=None, chimes=(), title=None, 
     duration = len(samples) / rate
     rows = [r for r, v in (("wave", samples), ("spec", power), ("y", y), ("p", probs)) if v is not None]
     heights = {"wave": 1.0, "spec": 1.6, "y": 0.7, "p": 1.0}
-    fig = Figure(figsize=(10, 1.3 * sum(heights[r] for r in rows) + 0.6), layout="constrained")
+    fig = Figure(figsize=(9, 1.1 * sum(heights[r] for r in rows) + 0.5), dpi=72, layout="constrained")
     axes = fig.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": [heights[r] for r in rows]})
     axes = np.atleast_1d(axes)
     for ax, row in zip(axes, rows):
         if row == "wave":
-            step = max(1, len(samples) // 20000)                 # at most 20,000 points drawn
-            t = np.arange(0, len(samples), step) / rate
-            ax.plot(t, samples[::step], linewidth=0.4, color="tab:blue")
+            blocks = min(len(samples), 1500)                       # the envelope: min and max of 1,500 blocks
+            edges = np.linspace(0, len(samples), blocks + 1).astype(int)
+            low = np.minimum.reduceat(samples, edges[:-1])
+            high = np.maximum.reduceat(samples, edges[:-1])
+            ax.fill_between(edges[:-1] / rate, low, high, color="tab:blue", linewidth=0)
             ax.set_ylabel("amplitude")
         elif row == "spec":
             ax.imshow(np.log10(np.asarray(power) + LOG_FLOOR), origin="lower", aspect="auto", cmap="magma",
