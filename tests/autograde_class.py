@@ -48,7 +48,7 @@ def _append(answers, name, code):
 
 
 # The same function with every leaf of its result replaced: ZERO_LEAF (arrays and numbers to zeros
-# of the same shape and type) or STRING_LEAF (arrays to strings of the same shape).
+# of the same shape and type, booleans to False) or STRING_LEAF (arrays to strings of the same shape).
 LEAF_WRAPPER = """
 
 def _map_leaves(v, leaf):
@@ -71,9 +71,11 @@ def {name}(*args, **kwargs):
     return _map_leaves(_real_{kind}_{name}(*args, **kwargs), _leaf_{kind})
 """
 ZERO_LEAF = ("zero", "if isinstance(v, _np.ndarray):\n        return _np.zeros_like(v)\n"
-             "    if isinstance(v, (bool, _np.bool_)) or not isinstance(v, (int, float, _np.number)):\n"
-             "        return v\n    return type(v)(0)")
-STRING_LEAF = ("strings", "return v.astype(str) if isinstance(v, _np.ndarray) else v")
+             "    if isinstance(v, (bool, _np.bool_)):\n        return type(v)(False)\n"
+             "    if not isinstance(v, (int, float, _np.number)):\n        return v\n    return type(v)(0)")
+# (arrays of more than 100,000 entries, such as the trigger detector's im2col cache, stay numbers: as text
+# they would take gigabytes and the sandbox's memory cap would end the whole run, not only this function)
+STRING_LEAF = ("strings", "return v.astype(str) if isinstance(v, _np.ndarray) and v.size <= 100_000 else v")
 
 
 def wrap_leaves(name, leaf):
