@@ -2,6 +2,7 @@
 import os
 
 import nbformat
+import numpy as np
 import pytest
 
 from grading import core
@@ -36,3 +37,22 @@ def test_an_assignment_without_a_spec_fails_loudly():
     nb.cells = [cell]
     with pytest.raises(TeacherFailure, match="made_up_cell"):
         core.check_spec_matches("rnn_step_by_step", nb)
+
+
+def test_trigger_spectrogram_checks_fit_in_one_answer():
+    """Every random spectrogram check asks for at most 100,000 powers (plus the one 10-second clip of 556,611):
+    a hop of one sample over a long signal once made the answer larger than the grader reads (24 MB), and the
+    teacher's reference failed on about one seed in thirty."""
+    from grading.specs import trigger_word as spec
+    largest = 0
+    for seed in range(400):
+        for case in spec.spectrogram_values(np.random.default_rng(seed)):
+            for call in case.plan:
+                (samples,), kw = call.args, call.kwargs
+                nfft, noverlap = kw.get("nfft", 200), kw.get("noverlap", 120)
+                size = (nfft // 2 + 1) * ((len(samples) - noverlap) // (nfft - noverlap))
+                if len(samples) != spec.N_SAMPLES:
+                    largest = max(largest, size)
+                else:
+                    assert size == 101 * 5511
+    assert 50_000 < largest <= 100_000
