@@ -38,7 +38,7 @@ grade: $(VENV)/.installed
 	$(BIN)/python -m tools.course grade
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 tests
 
 bench:
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench

@@ -22,7 +22,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks import bench_notebooks  # noqa: E402
+from benchmarks import bench_notebooks, load  # noqa: E402
 from tools import course  # noqa: E402
 from utils import activations, init, layers, losses, music, optim, recurrent  # noqa: E402
 
@@ -61,15 +61,20 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--skip-notebook", action="store_true")
+    ap.add_argument("--load", choices=("quiet", "busy", "both"), default="quiet",
+                    help="busy: beside one busy process per core (benchmarks/load.py)")
     args = ap.parse_args(argv)
     print(f"numpy {np.__version__}, {os.cpu_count()} cores, python {sys.version.split()[0]}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
 
-    median, times, history = bench_training(args.repeats, args.epochs)
-    print(f"training, {args.epochs} epochs of Adam on 60 x 30, n_a = 64: median {median:.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in times)}; budget 20 s); "
-          f"loss {history[0]:.3f} -> {history[-1]:.3f} ({history[-1] / history[0]:.2f} x start)")
-    status = 0 if history[-1] < 0.7 * history[0] else 1
+    status = 0
+    for condition in load.conditions(args.load):
+        with load.under(condition):
+            median, times, history = bench_training(args.repeats, args.epochs)
+        print(f"training ({condition}), {args.epochs} epochs of Adam on 60 x 30, n_a = 64: median {median:.2f} s "
+              f"(runs: {', '.join(f'{t:.2f}' for t in times)}; budget 20 s); "
+              f"loss {history[0]:.3f} -> {history[-1]:.3f} ({history[-1] / history[0]:.2f} x start)")
+        status = status or (0 if history[-1] < 0.7 * history[0] else 1)
 
     if not args.skip_notebook:
         print()

@@ -161,6 +161,17 @@ def verdict_digest(course_root, assignment):
 # ------------------------------------------------------------------ talking to a runner
 
 MAX_ANSWER_BYTES = 24 * 2**20  # one answer line; longer lines are dropped while they stream in
+
+
+def case_results(ans):
+    """The results dict of a runner's answer to a check, or {"__case__": {"error": why}} when there is none
+    (an answer over MAX_ANSWER_BYTES, or one that could not be read)."""
+    if ans.get("too_large"):
+        return {"__case__": {"error": f"the results are too large (over {MAX_ANSWER_BYTES // 2**20} MB)"}}
+    res = ans.get("results")
+    return res if isinstance(res, dict) else {"__case__": {"error": "the results could not be read"}}
+
+
 READ_CHUNK = 1 << 20
 
 
@@ -185,7 +196,7 @@ class Runner:
     MAX_ANSWER_BYTES, so the grader's memory stays bounded whatever the student writes.
     """
 
-    def __init__(self, support_dir, settings, sandboxed):
+    def __init__(self, support_dir, settings, sandboxed, reference=False):
         self.work = _prepare_workdir(support_dir)
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()
@@ -195,7 +206,8 @@ class Runner:
                   "cpu_seconds": int(settings.submission_timeout) + 30}
         self.log = tempfile.TemporaryFile(prefix="grade-log-")
         try:
-            self.proc = sandbox.launch(argv, self.work, _env(settings.workers, inside), limits=limits,
+            self.proc = sandbox.launch(argv, self.work, _env(settings.workers, inside, reference),
+                                       limits=limits,
                                        sandboxed=sandboxed, pass_fds=(req_r, resp_w), stdout=self.log)
         finally:
             os.close(req_r)
@@ -328,18 +340,21 @@ def _prepare_workdir(support_dir):
     return work
 
 
-def _env(workers, inside):
-    threads = "1" if workers > 1 else "2"
+def _env(workers, inside, reference=False):
+    """The runner's environment. BLAS threads: one per process when several grading processes run at once
+    (several workers; the teacher's reference always runs beside a worker); a single worker leaves the
+    choice to utils/threads.py's policy, as on a student's laptop."""
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl",
            "IPYTHONDIR": "/tmp/ipython", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8",
-           "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
            "PYTHONPATH": inside}
+    if workers > 1 or reference:
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     return env
 
 
-def _start(support_dir, settings, sandboxed):
+def _start(support_dir, settings, sandboxed, reference=False):
     """A runner that answered hello (the sandbox is up, no notebook code has run yet)."""
-    runner = Runner(support_dir, settings, sandboxed)
+    runner = Runner(support_dir, settings, sandboxed, reference)
     try:
         answer = runner.ask({"op": "hello"}, timeout=max(60, settings.cell_timeout))
         if answer.get("ready") is True:
@@ -381,13 +396,7 @@ def run_once(cells, cases, support_dir, settings, skip_cells=(), skip_cases=(), 
                 continue
             current = ("case", cid)
             ans = runner.ask({"op": "case", "plan": plan_lang.encode_plan(case.plan)}, settings.case_timeout, deadline)
-            if ans.get("too_large"):
-                res = {"__case__": {"error": f"the results are too large (over {MAX_ANSWER_BYTES // 2**20} MB)"}}
-            else:
-                res = ans.get("results")
-                if not isinstance(res, dict):
-                    res = {"__case__": {"error": "the results could not be read"}}
-            case_res[cid] = res
+            case_res[cid] = case_results(ans)
         current = None
     except Stopped as exc:
         if exc.kind == "timeout":
@@ -535,7 +544,7 @@ class ReferencePool:
     def _new(self, course_root, assignment, notebook, settings):
         src = os.path.join(course_root, "source", assignment, notebook + ".ipynb")
         nb = nbformat.read(src, as_version=4)
-        runner = _start(os.path.join(course_root, "release", assignment), settings, sandboxed=False)
+        runner = _start(os.path.join(course_root, "release", assignment), settings, sandboxed=False, reference=True)
         try:
             for cell in nbk.exec_cells(nb):
                 ans = runner.ask({"op": "cell", "source": cell["source"]}, settings.cell_timeout * 4)
@@ -610,12 +619,11 @@ class ReferencePool:
             for cid, case in todo.items():
                 ans = runner.ask({"op": "case", "plan": plan_lang.encode_plan(case.plan, reference=True)},
                                  settings.case_timeout * 4)
-                res = ans.get("results")
-                if not isinstance(res, dict) or "__case__" in res or any(
+                res = case_results(ans)
+                if "__case__" in res or any(
                         isinstance(v, dict) and set(v) == {"error"} for v in res.values()):
-                    errors = res.get("__case__") if isinstance(res, dict) and "__case__" in res else \
-                        {k: v for k, v in res.items() if isinstance(v, dict) and set(v) == {"error"}} \
-                        if isinstance(res, dict) else res
+                    errors = res["__case__"] if "__case__" in res else \
+                        {k: v for k, v in res.items() if isinstance(v, dict) and set(v) == {"error"}}
                     raise TeacherFailure(f"the teacher's notebook of {assignment} fails check {cid} "
                                          f"('{case.name}'): {str(errors)[:600]}")
                 out[cid] = res

@@ -188,6 +188,9 @@ class SandboxedGrading(NbGraderPreprocessor):
             if nbk.is_test_cell(cell):
                 cell.source = nbk.strip_hidden(cell.source)
                 cell.outputs = core.test_cell_outputs(report, nbk.grade_id(cell))
+            elif nbk.skipped_when_grading(cell):
+                cell.outputs = [nbformat.v4.new_output(
+                    "stream", name="stdout", text="[a demonstration: the autograder does not run this cell]\n")]
             else:
                 ev = report["cells"].get(str(i))
                 if ev is None:

@@ -134,10 +134,23 @@ def canonical_notebook(student_nb, release_nb):
     return out
 
 
+# A provided cell that only shows something (a training run, a figure, audio, dev-set scores) carries this tag
+# in the teacher notebook; nbgrader keeps it in the release. The grader does not run such cells: the hidden
+# checks call the student's functions on their own inputs and need none of their results, and they are most
+# of a notebook's run time. A tagged cell may not define anything (tests/test_notebooks.py checks it). The tag
+# is read from the release's cells only (the canonical notebook), so a student cannot skip a cell.
+SKIP_TAG = "skip-when-grading"
+
+
+def skipped_when_grading(cell):
+    """True for a provided demonstration cell the grader does not run (tagged SKIP_TAG)."""
+    return cell.cell_type == "code" and SKIP_TAG in (cell.get("metadata", {}).get("tags") or [])
+
+
 def exec_cells(canonical):
-    """The code cells to run in the sandbox: every code cell but the test cells."""
+    """The code cells to run in the sandbox: every code cell but the test cells and the demonstrations."""
     return [{"index": i, "source": c.source} for i, c in enumerate(canonical.cells)
-            if c.cell_type == "code" and not is_test_cell(c)]
+            if c.cell_type == "code" and not is_test_cell(c) and not skipped_when_grading(c)]
 
 
 def grade_id(cell):

@@ -118,8 +118,11 @@ print('flooded', len(pipes), 'pipes')
 
 
 # A function that returns its visible answer whatever the input also breaks the functions that
-# call it (they get arrays of the wrong shape and raise): those lose their points too.
-VISIBLE_ONLY_LOSES = {"rnn_step_by_step": ["rnn_cell_forward", "rnn_forward"]}
+# call it (they get arrays of the wrong shape and raise): those lose their points too. (dinosaur_island:
+# the first call of clip is a hidden check's, on a small random model, so optimize and model, which
+# call clip on the course's sizes, get gradients of the wrong shape.)
+VISIBLE_ONLY_LOSES = {"rnn_step_by_step": ["rnn_cell_forward", "rnn_forward"],
+                      "dinosaur_island": ["clip", "optimize", "model"]}
 
 
 def build_class(root, assignment, port):

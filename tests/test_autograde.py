@@ -22,8 +22,11 @@ def graded(request, tmp_path_factory):
     ac.make_course(root, assignment)
     listener = ac.Listener()
     students = ac.build_class(root, assignment, listener.port)
+    # seed_scope "run": one fresh seed for the whole class, so the teacher's reference answers each hidden check
+    # once (half the CPU of this batch); fresh inputs per submission are tested in test_grading_hostile.py.
     rows, reports, log = ac.autograde(root, assignment, env={
-        "COURSE_GRADING_CELL_TIMEOUT": "30", "COURSE_GRADING_CASE_TIMEOUT": "60", "COURSE_GRADING_MEMORY_MB": "2048"})
+        "COURSE_GRADING_CELL_TIMEOUT": "30", "COURSE_GRADING_CASE_TIMEOUT": "60", "COURSE_GRADING_MEMORY_MB": "2048",
+        "COURSE_GRADING_SEED_SCOPE": "run"})
     listener.stop = True
     return dict(assignment=assignment, root=root, students=students, rows=rows, reports=reports,
                 log=log, connections=listener.connections)

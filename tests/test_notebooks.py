@@ -1,6 +1,8 @@
-"""Every assignment's notebooks: the teacher notebook runs clean, release/ is exactly what nbgrader
-generates from source/, and a release folder runs on its own (filled in: all tests pass; untouched:
-exactly its graded test cells fail)."""
+"""Every assignment's notebooks: release/ is exactly what nbgrader generates from source/, a release folder
+runs on its own (filled in with the teacher's answers: every cell runs and all tests pass; untouched: exactly
+its graded test cells fail), and the cells the grader runs (demonstrations tagged skip-when-grading left out)
+run clean by themselves."""
+import ast
 import filecmp
 import json
 import os
@@ -41,17 +43,6 @@ def graded_tests(nb):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_teacher_notebook_runs_and_passes_its_tests(assignment, tmp_path):
-    course.sync_support(assignment, str(tmp_path))
-    nb = nbformat.read(os.path.join(course.ROOT, "source", assignment, assignment + ".ipynb"), as_version=4)
-    try:
-        execute(nb, str(tmp_path))
-    except CellExecutionError as exc:
-        pytest.fail(f"the teacher notebook of {assignment} failed:\n{str(exc)[-2000:]}")
-    assert graded_tests(nb), "a graded notebook needs test cells"
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_equals_what_nbgrader_generates(assignment, tmp_path):
     root = tmp_path / "course"
     for name in ("grading", "tools", "utils", "data"):
@@ -82,13 +73,58 @@ def test_release_equals_what_nbgrader_generates(assignment, tmp_path):
 def test_release_folder_runs_by_itself(assignment, tmp_path):
     shutil.copytree(os.path.join(course.ROOT, "release", assignment), tmp_path / "filled")
     shutil.copytree(os.path.join(course.ROOT, "release", assignment), tmp_path / "blank")
+    # The teacher notebook's run: the release is what nbgrader makes of source/ (test above), so the release
+    # filled with the teacher's answers is the teacher notebook, run once, in the folder students get.
     filled = course.student_notebook(assignment, course.teacher_answers(assignment))
     try:
         execute(filled, str(tmp_path / "filled"))
     except CellExecutionError as exc:
         pytest.fail(f"the release of {assignment} with the teacher's answers failed:\n{str(exc)[-2000:]}")
+    assert graded_tests(filled), "a graded notebook needs test cells"
     blank = nbformat.read(tmp_path / "blank" / (assignment + ".ipynb"), as_version=4)
     execute(blank, str(tmp_path / "blank"), allow_errors=True)
     tests = graded_tests(blank)
     failing = [e for e in errors(blank) if e in tests]
     assert failing == tests, f"untouched release: failing tests {failing}, expected all of {tests}"
+
+
+def _names(source):
+    """(names a cell binds, names it reads) at any depth, IPython magics left out."""
+    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    bound, read = set(), set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name):
+            (read if isinstance(n.ctx, ast.Load) else bound).add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(n.name)
+        elif isinstance(n, ast.arg):
+            bound.add(n.arg)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return bound, read
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_grader_needs_no_demonstration_cell(assignment, tmp_path):
+    """A cell tagged skip-when-grading only shows things: no name it binds (a variable, function, import) is
+    read by a cell the grader runs, unless that cell binds it too; and the cells the grader runs (the teacher's
+    answers in the release, the tagged cells left out) run clean alone."""
+    release = nbformat.read(os.path.join(course.ROOT, "release", assignment, assignment + ".ipynb"), as_version=4)
+    tagged = [c for c in release.cells if nbk.skipped_when_grading(c)]
+    assert tagged, f"{assignment}: no cell is tagged {nbk.SKIP_TAG}: the grader would run every demonstration"
+    filled = course.student_notebook(assignment, course.teacher_answers(assignment))
+    canonical = nbk.canonical_notebook(filled, release)
+    run = [i["index"] for i in nbk.exec_cells(canonical)]
+    demo_names = set().union(*(_names(c.source)[0] for c in tagged))
+    run_bound = set().union(*(_names(canonical.cells[i].source)[0] for i in run))
+    for i in run:
+        needs = (_names(canonical.cells[i].source)[1] & demo_names) - run_bound
+        assert not needs, (f"{assignment}: cell {nbk.grade_id(canonical.cells[i]) or i} reads {sorted(needs)}, "
+                           f"which only a demonstration cell ({nbk.SKIP_TAG}) sets")
+    shutil.copytree(os.path.join(course.ROOT, "release", assignment), tmp_path / "graded")
+    alone = nbformat.v4.new_notebook(metadata=canonical.metadata, cells=[canonical.cells[i] for i in run])
+    try:
+        execute(alone, str(tmp_path / "graded"))
+    except CellExecutionError as exc:
+        pytest.fail(f"{assignment}: without its demonstrations the notebook fails:\n{str(exc)[-2000:]}")
+    assert len(run) < sum(c.cell_type == "code" and not nbk.is_test_cell(c) for c in canonical.cells)

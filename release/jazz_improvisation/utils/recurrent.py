@@ -43,6 +43,7 @@ assignment 1's reference, utils/rnn.py, wraps), the sequence functions and the R
 """
 import numpy as np
 
+from utils import threads
 from utils.activations import sigmoid_backward_into, tanh_backward_into
 
 __all__ = ["GATES", "POOL_LIMIT_BYTES", "SEQUENCE", "bidirectional_backward", "bidirectional_forward", "fuse",
@@ -566,6 +567,7 @@ def _sequence_backward(fn, cache, da, dc_last=None):
     return grads, dx_out
 
 
+@threads.policy("recurrent")
 def rnn_sequence_forward(x, params, a0=None, return_sequences=True):
     """Plain RNN over a sequence.
 
@@ -578,6 +580,7 @@ def rnn_sequence_forward(x, params, a0=None, return_sequences=True):
     return _sequence_forward("rnn_sequence_forward", "rnn", x, [params], a0, None, return_sequences)
 
 
+@threads.policy("recurrent")
 def rnn_sequence_backward(da, cache):
     """Backward of ``rnn_sequence_forward``. da: gradient of its output, (n_a, m, T_x) or (n_a, m).
 
@@ -590,6 +593,7 @@ def rnn_sequence_backward(da, cache):
     return grads
 
 
+@threads.policy("recurrent")
 def lstm_sequence_forward(x, params, a0=None, c0=None, return_sequences=True):
     """LSTM over a sequence.
 
@@ -603,6 +607,7 @@ def lstm_sequence_forward(x, params, a0=None, c0=None, return_sequences=True):
     return _sequence_forward("lstm_sequence_forward", "lstm", x, [params], a0, c0, return_sequences)
 
 
+@threads.policy("recurrent")
 def lstm_sequence_backward(da, cache, dc_last=None):
     """Backward of ``lstm_sequence_forward``; carries da_prev and dc_prev back through time.
 
@@ -637,6 +642,7 @@ def lstm_sequence_gates(cache):
     return out
 
 
+@threads.policy("recurrent")
 def gru_sequence_forward(x, params, a0=None, return_sequences=True):
     """GRU over a sequence.
 
@@ -649,6 +655,7 @@ def gru_sequence_forward(x, params, a0=None, return_sequences=True):
     return _sequence_forward("gru_sequence_forward", "gru", x, [params], a0, None, return_sequences)
 
 
+@threads.policy("recurrent")
 def gru_sequence_backward(da, cache):
     """Backward of ``gru_sequence_forward``. da: gradient of its output, (n_a, m, T_x) or (n_a, m).
 
@@ -668,6 +675,7 @@ SEQUENCE = {"rnn": (rnn_sequence_forward, rnn_sequence_backward),
 
 # --------------------------------------------------------------------------- bidirectional
 
+@threads.policy("recurrent")
 def bidirectional_forward(x, params, kind="lstm", return_sequences=True):
     """One cell reads x forward in time, a second one backward; their states are concatenated.
 
@@ -687,6 +695,7 @@ def bidirectional_forward(x, params, kind="lstm", return_sequences=True):
                              None, None, return_sequences)
 
 
+@threads.policy("recurrent")
 def bidirectional_backward(da, cache):
     """Backward of ``bidirectional_forward``. da: gradient of its output, (2 n_a, m, T_x) or (2 n_a, m).
 
@@ -703,6 +712,7 @@ def bidirectional_backward(da, cache):
 # Time-major, so that each step is one contiguous (n_a, m) block, as the kernels want: a caller that
 # holds the course layout (n_a, m, T_x) passes arr.transpose(2, 0, 1) and reads A[1:].transpose(1, 2, 0).
 
+@threads.policy("recurrent")
 def rnn_recurrence_forward(Z, Waa, a0):
     """Run a plain RNN over input terms computed by the caller: a<t> = tanh(Waa a<t-1> + Z[t]), t = 0 .. T_x - 1.
 
@@ -723,6 +733,7 @@ def rnn_recurrence_forward(Z, Waa, a0):
     return A
 
 
+@threads.policy("recurrent")
 def rnn_recurrence_backward(dA, A, Waa):
     """Backward of ``rnn_recurrence_forward``, through time.
 

@@ -8,6 +8,7 @@ assignment 4 (date_translation), so it lives in utils/nmt.py (its answer key), n
 """
 import numpy as np
 
+from utils import threads
 from utils.activations import sigmoid, softmax
 
 ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "softmax")
@@ -60,6 +61,7 @@ def activation_backward(dy, cache):
 
 # --------------------------------------------------------------------------- dense
 
+@threads.policy("dense")
 def dense_forward(x, W, b, activation="linear"):
     """Dense layer applied at every time step (and every example): y = act(W x + b).
 
@@ -77,6 +79,7 @@ def dense_forward(x, W, b, activation="linear"):
     return y, (x, W, act_cache)
 
 
+@threads.policy("dense")
 def dense_backward(dy, cache):
     """Backward of ``dense_forward``. dy shaped like y. Returns dict dx (like x), dW (n_out, n_in), db (n_out, 1)."""
     x, W, act_cache = cache
@@ -100,6 +103,7 @@ def _im2col(x, k, stride, T_out):
     return view.reshape(n_x * k, m * T_out)                   # one copy, no python loop over time
 
 
+@threads.policy("conv1d")
 def conv1d_forward(x, W, b, stride=1):
     """1-D convolution over time, valid padding: z[f, :, t] = sum_{c, j} W[f, c, j] x[c, :, t*stride + j] + b[f].
 
@@ -122,6 +126,7 @@ def conv1d_forward(x, W, b, stride=1):
     return z, (x.shape, W, cols, stride)
 
 
+@threads.policy("conv1d")
 def conv1d_backward(dz, cache):
     """Backward of ``conv1d_forward``. dz (n_f, m, T_out).
 

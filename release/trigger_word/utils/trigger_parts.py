@@ -37,6 +37,7 @@ import os
 
 import numpy as np
 
+from utils import threads
 from utils.init import batchnorm_params, conv1d_params, dense_params, gru_params
 from utils.layers import (activation_backward, batchnorm_backward, batchnorm_state, conv1d_backward,
                           conv1d_output_length, dense_backward, dropout_backward)
@@ -181,6 +182,7 @@ def load_detector(path=WEIGHTS):
 
 # --------------------------------------------------------------------------- the backward pass
 
+@threads.policy("conv1d")
 def _conv_weight_grads(dz, conv_cache):
     """dW, db of conv1d_forward without its input gradient (the input is data): dz (n_f, m, T_out)."""
     _, W, cols, _ = conv_cache
