@@ -337,12 +337,16 @@ def print_table(path, expected=None):
         line = s.ljust(sw)
         for a in course:
             r = cell.get((s, a))
-            text = "-" if r is None else f"{float(r['score']):g}/{float(r['max_score']):g}"
-            if r is not None and r["outcome"] != "graded":
-                text += f" ({r['outcome']})"
             want = (expected or {}).get((s, a))
-            if r is not None and want is not None and r["outcome"] != "no submission" and \
-                    (abs(float(r["score"]) - want[0]) > 1e-9 or r["outcome"] != want[1]):
+            if r is None or r["outcome"] == "no submission":       # e.g. another assignment's mutant
+                line += ("-" if want is None else "missing !").ljust(width + 2)
+                if want is not None:
+                    wrong.append(f"{s}/{a}: not in the grades, expected {want[0]:g} {want[1]}")
+                continue
+            text = f"{float(r['score']):g}/{float(r['max_score']):g}"
+            if r["outcome"] != "graded":
+                text += f" ({r['outcome']})"
+            if want is not None and (abs(float(r["score"]) - want[0]) > 1e-9 or r["outcome"] != want[1]):
                 text += " !"
                 wrong.append(f"{s}/{a}: {r['score']} {r['outcome']}, expected {want[0]:g} {want[1]}")
             line += text.ljust(width + 2)
