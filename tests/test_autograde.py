@@ -15,9 +15,20 @@ ASSIGNMENTS = course.assignments()  # every assignment has a spec (tests/test_sp
 
 
 # One worker grades one assignment's class once (pytest-xdist --dist loadgroup keeps a group together).
+# A parametrized module fixture holds one parameter at a time: when the worker's tests alternate between
+# assignments, pytest sets the fixture up again, so the graded class is kept here for the whole session.
+_GRADED = {}
+
+
 @pytest.fixture(scope="module", params=[pytest.param(a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS])
 def graded(request, tmp_path_factory):
     assignment = request.param
+    if assignment not in _GRADED:
+        _GRADED[assignment] = _grade_class(assignment, tmp_path_factory)
+    return _GRADED[assignment]
+
+
+def _grade_class(assignment, tmp_path_factory):
     root = str(tmp_path_factory.mktemp(assignment))
     ac.make_course(root, assignment)
     listener = ac.Listener()
