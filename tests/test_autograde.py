@@ -4,7 +4,9 @@ One batch holds perfect, blank, one mutant per graded function and the hostile a
 submissions of tests/autograde_class.py; each must get exactly its expected score and outcome,
 and the batch must complete.
 """
+import fcntl
 import os
+import pickle
 
 import pytest
 
@@ -14,17 +16,31 @@ from tools import course
 ASSIGNMENTS = course.assignments()  # every assignment has a spec (tests/test_specs.py)
 
 
-# One worker grades one assignment's class once (pytest-xdist --dist loadgroup keeps a group together).
-# A parametrized module fixture holds one parameter at a time: when the worker's tests alternate between
-# assignments, pytest sets the fixture up again, so the graded class is kept here for the whole session.
+# Each assignment's class is graded once per test session. A parametrized module fixture holds one parameter
+# at a time and pytest-xdist may send an assignment's tests to both workers, so the graded class is kept in
+# this process (_GRADED) and shared between the workers of one run through a file under a lock: the first
+# worker grades it (nbgrader already uses every core), the other waits and reads the result.
 _GRADED = {}
 
 
-@pytest.fixture(scope="module", params=[pytest.param(a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS])
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
 def graded(request, tmp_path_factory):
     assignment = request.param
-    if assignment not in _GRADED:
+    if assignment in _GRADED:
+        return _GRADED[assignment]
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:                                     # one process: nothing to share
         _GRADED[assignment] = _grade_class(assignment, tmp_path_factory)
+        return _GRADED[assignment]
+    shared = tmp_path_factory.getbasetemp().parent      # the same folder for every worker of this run
+    with open(shared / f"graded-{run}-{assignment}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / f"graded-{run}-{assignment}.pickle"
+        if done.exists():
+            _GRADED[assignment] = pickle.loads(done.read_bytes())
+        else:
+            _GRADED[assignment] = _grade_class(assignment, tmp_path_factory)
+            done.write_bytes(pickle.dumps(_GRADED[assignment]))
     return _GRADED[assignment]
 
 
