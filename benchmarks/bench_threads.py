@@ -22,7 +22,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-from benchmarks.load import under  # noqa: E402
+from benchmarks import load  # noqa: E402
+from benchmarks.bench_recurrent import numpy_case  # noqa: E402
+from utils.threads import USER_VARIABLES  # noqa: E402
 
 # name, kind (POLICY key), what
 CASES = [
@@ -46,22 +48,14 @@ def make_case(index):
     _, kind, spec = CASES[index]
     if kind == "recurrent":
         cell, n_x, n_a, m, T, bi = spec
-
-        def params():
-            s = 1 / np.sqrt(n_a)
-            if cell == "rnn":
-                return {"Waa": rng.uniform(-s, s, (n_a, n_a)).astype(np.float32),
-                        "Wax": rng.uniform(-s, s, (n_a, n_x)).astype(np.float32), "ba": np.zeros((n_a, 1), np.float32)}
-            return {"W" + g: rng.uniform(-s, s, (n_a, n_a + n_x)).astype(np.float32) for g in recurrent.GATES[cell]} | \
-                {"b" + g: np.zeros((n_a, 1), np.float32) for g in recurrent.GATES[cell]}
+        if cell != "rnn":                                   # the LSTM / GRU step of bench_recurrent.py
+            return numpy_case(cell, n_x, n_a, m, T, bi, rng)
+        s = 1 / np.sqrt(n_a)
+        p = {"Waa": rng.uniform(-s, s, (n_a, n_a)).astype(np.float32),
+             "Wax": rng.uniform(-s, s, (n_a, n_x)).astype(np.float32), "ba": np.zeros((n_a, 1), np.float32)}
         x = rng.standard_normal((n_x, m, T), dtype=np.float32)
-        G = rng.standard_normal(((2 if bi else 1) * n_a, m, T), dtype=np.float32)
-        if bi:
-            p = {"fwd": params(), "bwd": params()}
-            return lambda: recurrent.bidirectional_backward(G, recurrent.bidirectional_forward(x, p, cell)[1])
-        p = params()
-        forward, backward = recurrent.SEQUENCE[cell]
-        return lambda: backward(G, forward(x, p)[1])
+        G = rng.standard_normal((n_a, m, T), dtype=np.float32)
+        return lambda: recurrent.rnn_sequence_backward(G, recurrent.rnn_sequence_forward(x, p)[1])
     if kind == "dense":
         n_x, n_y, m, T = spec
         x = rng.standard_normal((n_x, m, T), dtype=np.float32)
@@ -92,8 +86,7 @@ def worker(index, seconds):
 
 
 def measure(index, mode, seconds):
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                                              "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
+    env = {k: v for k, v in os.environ.items() if k not in USER_VARIABLES}
     if mode != "policy":
         env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = mode
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", str(index), "--seconds",
@@ -103,9 +96,9 @@ def measure(index, mode, seconds):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def table(rounds, seconds, busy):
+def table(rounds, seconds, condition):
     results = {}
-    with under("busy" if busy else "quiet"):
+    with load.under(condition):
         for r in range(rounds):
             for i in range(len(CASES)):
                 for mode in (MODES if r % 2 == 0 else MODES[::-1]):
@@ -128,15 +121,14 @@ def main():
     sys.path.insert(0, ROOT)
     from utils import threads
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}; POLICY = {threads.POLICY}")
-    loads = {"both": (False, True), "quiet": (False,), "busy": (True,)}[args.load]
-    tables = {busy: table(args.rounds, args.seconds, busy) for busy in loads}
-    head = "".join(f"{('busy ' if busy else 'quiet ') + m + ' thr' if m != 'policy' else ('busy ' if busy else 'quiet ') + 'policy':>15}"
-                   for busy in loads for m in MODES)
-    print(f"\n{'case (ms per forward + backward)':<48}{head}   faster (quiet / busy)")
+    loads = load.conditions(args.load)
+    tables = {condition: table(args.rounds, args.seconds, condition) for condition in loads}
+    head = "".join(f"{condition + ' ' + (m + ' thr' if m != 'policy' else m):>15}" for condition in loads for m in MODES)
+    print(f"\n{'case (ms per forward + backward)':<48}{head}   faster ({' / '.join(loads)})")
     for i, (name, kind, _) in enumerate(CASES):
         cells, best = "", []
-        for busy in loads:
-            t = tables[busy]
+        for condition in loads:
+            t = tables[condition]
             cells += "".join(f"{1e3 * t[(i, m)][0]:>15.3f}" for m in MODES)
             best.append("1" if t[(i, "1")][0] <= t[(i, "2")][0] else "2")
         print(f"{name:<48}{cells}   {' / '.join(best)} (policy {kind}: {threads.POLICY[kind]})")
