@@ -16,9 +16,45 @@ def _blas_threads():
 def no_user_choice(monkeypatch):
     for name in threads.USER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    threads.forget()
+    yield
+    threads.forget()
 
 
-def test_policy_runs_a_kind_of_work_with_its_thread_count_and_restores_it(no_user_choice):
+@pytest.fixture
+def fixed_policy(monkeypatch, no_user_choice):
+    """The policy with fixed counts (recurrent 1, conv1d all), whatever the machine's load."""
+    monkeypatch.setattr(threads, "POLICY", {"recurrent": 1, "dense": 1, "conv1d": "all"})
+
+
+class FakeMachine:
+    """/proc/stat and this process's CPU time as a test sets them: ``others`` busy cores beside ``own``."""
+
+    def __init__(self, tmp_path, cores=2):
+        self.path, self.t, self.busy, self.own_s, self.cores = tmp_path / "stat", 0.0, 0.0, 0.0, cores
+        self.write()
+
+    def write(self):
+        hz = threads._load.hz
+        busy, idle = int(self.busy * hz), int((self.t * self.cores - self.busy) * hz)
+        self.path.write_text(f"cpu  {busy} 0 0 {max(idle, 0)} 0 0 0 0 0 0\ncpu0 ...\n")
+
+    def advance(self, seconds, others, own):
+        self.t += seconds
+        self.busy += seconds * (others + own)
+        self.own_s += seconds * own
+        self.write()
+
+    def load(self):
+        self.loadavg = self.path.parent / "loadavg"
+        self.loadavg.write_text("0.50 0.40 0.30 2/345 6789\n")    # this thread and one other runnable
+        load = threads._Load(str(self.path), clock=lambda: self.t, own=lambda: self.own_s,
+                             loadavg=str(self.loadavg))
+        load.cores = self.cores
+        return load
+
+
+def test_policy_runs_a_kind_of_work_with_its_thread_count_and_restores_it(fixed_policy):
     seen = {}
 
     @threads.policy("recurrent")
@@ -38,9 +74,10 @@ def test_policy_runs_a_kind_of_work_with_its_thread_count_and_restores_it(no_use
     assert _blas_threads() == before
 
 
-def test_a_users_thread_variable_turns_the_policy_off(monkeypatch, no_user_choice):
+def test_a_users_thread_variable_turns_the_policy_off(monkeypatch, fixed_policy):
     assert threads.count("recurrent") == 1
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    threads.forget()                                # read again at most every SAMPLE_SECONDS
     assert threads.count("recurrent") is None and threads.count("conv1d") is None
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         seen = []
@@ -77,6 +114,49 @@ def test_layers_under_the_policy_compute_what_they_did():
     z, _ = layers.conv1d_forward(x, W, np.zeros((2, 1)), 2)
     assert z.shape == (2, 3, 4)
     np.testing.assert_allclose(z[:, 1, 0], np.einsum("fck,ck->f", W, x[:, 1, 0:3]), rtol=1e-12)
+
+
+def test_adaptive_counts_follow_the_cores_other_processes_leave_free(tmp_path, monkeypatch, no_user_choice):
+    machine = FakeMachine(tmp_path)
+    load = machine.load()
+    monkeypatch.setattr(threads, "_load", load)
+    monkeypatch.setattr(threads, "POLICY", dict.fromkeys(threads.POLICY, "adaptive"))
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        # one reading is not a rate: the threads runnable now stand in (this one and a neighbour: 1 core free)
+        assert threads.count("recurrent") == 1 and threads.count("conv1d") == 1
+        threads.forget()
+        machine.loadavg.write_text("0.50 0.40 0.30 1/345 6789\n")
+        assert threads.count("recurrent") == 2
+        machine.advance(1.0, others=0.1, own=2.0)      # quiet: our own two busy threads are not neighbours
+        assert load.sample() == pytest.approx(1.9, abs=0.05)
+        assert threads.count("recurrent") == 2 and threads.count("dense") == 2
+        machine.advance(0.2, others=2.0, own=0.0)      # read again only after SAMPLE_SECONDS
+        assert threads.count("recurrent") == 2
+        machine.advance(0.4, others=2.0, own=1.0)      # a busy neighbour per core
+        assert load.sample() < 0.5 and threads.count("recurrent") == 1 and threads.count("conv1d") == 1
+        machine.advance(1.0, others=0.7, own=1.0)      # one core less than half free: still one thread
+        assert threads.count("recurrent") == 1
+        machine.advance(1.0, others=0.4, own=1.0)
+        assert threads.count("recurrent") == 2
+    monkeypatch.setattr(threads, "_load", threads._Load(str(tmp_path / "no-such-file"), loadavg=str(tmp_path / "x")))
+    most = max(_blas_threads())
+    assert threads.free_cores() is None                     # no /proc/stat (macOS, Windows): FALLBACK
+    assert threads.count("recurrent") == 1 and threads.count("conv1d") == most
+
+
+def test_adaptive_sees_real_neighbours(no_user_choice, monkeypatch):
+    """Beside one spinning process per core, /proc/stat shows no free core (Linux only)."""
+    import os
+    import time
+    from benchmarks import load as bench_load
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat")
+    probe = threads._Load()
+    with bench_load.busy_cores():
+        time.sleep(0.3)
+        probe.sample()
+        time.sleep(threads.SAMPLE_SECONDS + 0.3)
+        assert probe.sample() < 1.0
 
 
 def test_grading_processes_get_one_blas_thread_when_they_run_side_by_side():

@@ -315,6 +315,7 @@ def _step_grads(W, dz, a_prev, xt, kind, ra=None):
     return grads
 
 
+@threads.policy("recurrent")
 def rnn_step_forward(xt, a_prev, params):
     """One plain RNN step, a_next = tanh(Waa a_prev + Wax xt + ba).
 
@@ -327,6 +328,7 @@ def rnn_step_forward(xt, a_prev, params):
     return a_next, (a_next, a_prev, xt, params)
 
 
+@threads.policy("recurrent")
 def rnn_step_backward(da_next, cache):
     """Backward of ``rnn_step_forward``. da_next (n_a, m): gradient w.r.t. a_next.
 
@@ -342,6 +344,7 @@ def rnn_step_backward(da_next, cache):
     return grads
 
 
+@threads.policy("recurrent")
 def lstm_step_forward(xt, a_prev, c_prev, params):
     """One LSTM step: f, i, o = sigmoid(W [a_prev; xt] + b), cct = tanh(Wc [a_prev; xt] + bc),
     c_next = f * c_prev + i * cct, a_next = o * tanh(c_next).
@@ -359,6 +362,7 @@ def lstm_step_forward(xt, a_prev, c_prev, params):
     return a_next, c_next, (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, params)
 
 
+@threads.policy("recurrent")
 def lstm_step_backward(da_next, dc_next, cache):
     """Backward of ``lstm_step_forward``. da_next, dc_next (n_a, m): gradients w.r.t. a_next, c_next.
 
@@ -375,6 +379,7 @@ def lstm_step_backward(da_next, dc_next, cache):
     return grads
 
 
+@threads.policy("recurrent")
 def gru_step_forward(xt, a_prev, params):
     """One GRU step: u, r = sigmoid(W [a_prev; xt] + b), cct = tanh(Wc [r * a_prev; xt] + bc),
     a_next = u * cct + (1 - u) * a_prev.
@@ -389,6 +394,7 @@ def gru_step_forward(xt, a_prev, params):
     return a_next, (a_next, a_prev, xt, u, r, cct, params)
 
 
+@threads.policy("recurrent")
 def gru_step_backward(da_next, cache):
     """Backward of ``gru_step_forward``. da_next (n_a, m): gradient w.r.t. a_next.
 
