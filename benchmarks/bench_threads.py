@@ -1,4 +1,4 @@
-"""BLAS threads per kind of work: the measurement behind utils/threads.py's POLICY.
+"""BLAS threads per kind of work: the measurement behind utils/threads.py's POLICY (all "adaptive" now).
 
     .venv/bin/python benchmarks/bench_threads.py [--rounds 3] [--load both|quiet|busy]
 

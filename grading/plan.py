@@ -65,17 +65,28 @@ def _array_from(text):
     return np.load(io.BytesIO(raw), allow_pickle=False)
 
 
-def encode(value, _depth=0):
+def encode(value, _depth=0, table=None):
     """Turn a value into JSON-able plain data; anything that is not plain data becomes a note.
 
     ndarray (numeric, bool or str) -> {"nd": base64 .npy}; tuple -> {"tuple": [...]};
     dict with str keys -> {"dict": {...}}; list; int/float/bool/str/None as themselves;
     anything else -> {"unsupported": type name}. Subclasses are reduced to their base types.
+    table: a plan's array table (see encode_plan): an ndarray becomes {"nd_at": k}, the same array object
+    stored once however often it appears.
     """
     if _depth > 20:
         return {"unsupported": "nesting deeper than 20"}
     if value is None or type(value) in (bool, int, float, str):
         return value
+    if table is not None and type(value) is np.ndarray:
+        k = table["index"].get(id(value))
+        if k is None:
+            stored = encode(value)
+            if "nd" not in stored:
+                return stored
+            k = table["index"][id(value)] = len(table["arrays"])
+            table["arrays"].append(stored["nd"])
+        return {"nd_at": k}
     if isinstance(value, (np.generic, np.ndarray)):
         a = np.array(value, copy=True)
         a = a.view(np.ndarray) if isinstance(a, np.ndarray) else np.asarray(a)
@@ -86,15 +97,15 @@ def encode(value, _depth=0):
         base = next(t for t in (bool, int, float, str) if isinstance(value, t))
         return base.__new__(base, value) if base is not bool else bool(int(value))
     if isinstance(value, tuple):
-        return {"tuple": [encode(v, _depth + 1) for v in tuple.__iter__(value)]}
+        return {"tuple": [encode(v, _depth + 1, table) for v in tuple.__iter__(value)]}
     if isinstance(value, list):
-        return [encode(v, _depth + 1) for v in list.__iter__(value)]
+        return [encode(v, _depth + 1, table) for v in list.__iter__(value)]
     if isinstance(value, dict):
         out = {}
         for k in dict.keys(value):
             if type(k) is not str:
                 return {"unsupported": "dict with non-string keys"}
-            out[k] = encode(dict.__getitem__(value, k), _depth + 1)
+            out[k] = encode(dict.__getitem__(value, k), _depth + 1, table)
         return {"dict": out}
     if isinstance(value, Ref):
         return {"ref": value.name, "path": encode(value.path, _depth + 1)}
@@ -103,23 +114,26 @@ def encode(value, _depth=0):
     return {"unsupported": type(value).__name__}
 
 
-def decode(data, _depth=0):
-    """Inverse of ``encode`` for plain data (Ref/Rng become markers resolved by ``run_plan``)."""
+def decode(data, _depth=0, arrays=None):
+    """Inverse of ``encode`` for plain data (Ref/Rng become markers resolved by ``run_plan``); ``arrays`` is a
+    plan's _ArrayTable."""
     if _depth > 40:
         raise ValueError("nesting too deep")
     if data is None or type(data) in (bool, int, float, str):
         return data
     if type(data) is list:
-        return [decode(v, _depth + 1) for v in data]
+        return [decode(v, _depth + 1, arrays) for v in data]
     if type(data) is dict:
         if "nd" in data:
             return _array_from(data["nd"])
+        if "nd_at" in data and arrays is not None:
+            return arrays.get(int(data["nd_at"]))
         if "tuple" in data:
-            return tuple(decode(v, _depth + 1) for v in data["tuple"])
+            return tuple(decode(v, _depth + 1, arrays) for v in data["tuple"])
         if "dict" in data:
-            return {str(k): decode(v, _depth + 1) for k, v in data["dict"].items()}
+            return {str(k): decode(v, _depth + 1, arrays) for k, v in data["dict"].items()}
         if "ref" in data:
-            return Ref(str(data["ref"]), *decode(data["path"], _depth + 1))
+            return Ref(str(data["ref"]), *decode(data["path"], _depth + 1, arrays))
         if "rng" in data:
             return Rng(int(data["rng"]))
         if "unsupported" in data:
@@ -138,19 +152,40 @@ class Unsupported:
 
 
 def encode_plan(plan, reference=False):
-    """A list of Calls -> JSON-able list (for the reference run: without the student-only calls)."""
-    return [{"func": c.func, "args": encode(c.args), "kwargs": encode(c.kwargs),
-             "save": c.save, "out": {k: list(v) for k, v in c.out.items()}}
-            for c in plan if not (reference and c.student_only)]
+    """A list of Calls -> JSON-able {"arrays": [base64 .npy], "calls": [...]} (for the reference run: without
+    the student-only calls). An array that several calls take (the same object: a background passed to the
+    function, to probes of its building blocks and to a replay) is sent once; every place it appears still
+    gets an array of its own when the call runs."""
+    table = {"arrays": [], "index": {}}
+    calls = [{"func": c.func, "args": encode(c.args, table=table), "kwargs": encode(c.kwargs, table=table),
+              "save": c.save, "out": {k: list(v) for k, v in c.out.items()}}
+             for c in plan if not (reference and c.student_only)]
+    return {"arrays": table["arrays"], "calls": calls}
+
+
+class _ArrayTable:
+    """The arrays of a decoded plan, each decoded once (run_plan copies every array argument when it calls a
+    function, so the places an array appears never share it)."""
+
+    def __init__(self, texts):
+        self.texts, self.done = list(texts), {}
+
+    def get(self, k):
+        if not 0 <= k < len(self.texts):
+            raise ValueError(f"array {k} is not in the plan")
+        if k not in self.done:
+            self.done[k] = _array_from(str(self.texts[k]))
+        return self.done[k]
 
 
 def decode_plan(data):
+    arrays = _ArrayTable(data.get("arrays", []))
     plan = []
-    for d in data:
-        c = Call(str(d["func"]), *decode(d["args"]), save=d.get("save"),
+    for d in data["calls"]:
+        c = Call(str(d["func"]), *decode(d["args"], arrays=arrays), save=d.get("save"),
                  out={str(k): tuple(tuple(p) if isinstance(p, list) else p for p in v)
                       for k, v in d.get("out", {}).items()})
-        c.kwargs = decode(d["kwargs"])
+        c.kwargs = decode(d["kwargs"], arrays=arrays)
         plan.append(c)
     return plan
 

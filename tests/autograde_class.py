@@ -2,12 +2,15 @@
 
 Used by tests/test_autograde.py. The class: the demo class of tools/course.py (perfect, blank,
 partial, hostile, unreadable, one mutant per graded function), and on top of it the hostile class:
-submissions that try to forge a score, stop the grader or read what they must not, and honest ones
-whose notebook got damaged. ``build_class`` says what each must score.
+submissions whose functions return degenerate or forged values (every assignment), and submissions that try
+to stop the grader or read what they must not, and honest ones whose notebook got damaged (one assignment,
+MECHANISMS_ON: see below). ``build_class`` says what each must score.
 """
 import csv
+import fcntl
 import json
 import os
+import pickle
 import shutil
 import socket
 import subprocess
@@ -125,12 +128,51 @@ VISIBLE_ONLY_LOSES = {"rnn_step_by_step": ["rnn_cell_forward", "rnn_forward"],
                       "dinosaur_island": ["clip", "optimize", "model"]}
 
 
-def build_class(root, assignment, port):
-    """Write the demo class (tools/course.demo_class) and the hostile class on top of it.
+# The hostile class has two parts. What a submission's functions return (always-equal objects, visible answers
+# only, zeros, strings) meets each assignment's own specs: graded on every assignment. What a submission does
+# to the grader (patching the kernel, exiting, hanging, eating memory, forging the channel, reading teacher
+# files, a damaged notebook) meets grading/, the same code whatever the assignment: graded once per session, on
+# MECHANISMS_ON, the assignment whose submissions run fastest (1.1 s alone, against 1.7 s for rnn_step_by_step
+# and 7.7 s for trigger_word). The demo
+# class's own "hostile" student (numpy's comparisons patched) still runs on every assignment, and the damaged
+# notebooks' canonical form is checked against the perfect one for every assignment in test_autograde.py.
+MECHANISMS_ON = "jazz_improvisation"
+DAMAGES = ("deleted_tests", "duplicated_tests", "renamed_ids", "new_cell_ids")
+
+
+def damaged(notebook, kind):
+    """A copy of ``notebook`` damaged as an honest student's may be: test cells deleted or duplicated (with
+    no cell ids), solution grade_ids renamed, or new cell ids."""
+    d = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    tests = [i for i, c in enumerate(d.cells) if nbk.is_test_cell(c)]
+    if kind == "deleted_tests":
+        d.cells = [c for i, c in enumerate(d.cells) if i not in tests]
+    elif kind == "duplicated_tests":
+        for i in reversed(tests):
+            d.cells.insert(i, nbformat.from_dict(json.loads(json.dumps(d.cells[i]))))
+        for c in d.cells:
+            c.pop("id", None)
+    elif kind == "renamed_ids":
+        for c in d.cells:
+            if nbk.is_solution_cell(c):
+                c.metadata["nbgrader"]["grade_id"] += "_mine"
+    elif kind == "new_cell_ids":
+        for i, c in enumerate(d.cells):
+            c["id"] = f"x{i}"
+    else:
+        raise ValueError(f"unknown damage {kind!r}; known: {', '.join(DAMAGES)}")
+    return d
+
+
+def build_class(root, assignment, port, mechanisms=None):
+    """Write the demo class (tools/course.demo_class) and the hostile class on top of it (its grader part
+    only when ``mechanisms``, by default on MECHANISMS_ON).
 
     Returns {student: (expected kind, expected outcome)}; expected kind: "full", "zero", or
     ("lose", [function names]).
     """
+    if mechanisms is None:
+        mechanisms = assignment == MECHANISMS_ON
     A = course.teacher_answers(assignment, root)
     funcs = list(course.graded_functions(assignment, root))
     first, second = funcs[0], funcs[1]
@@ -143,6 +185,26 @@ def build_class(root, assignment, port):
 
     for name, (notebook, kind, outcome) in course.demo_class(assignment, root).items():
         add(name, notebook, kind, outcome)
+    # what the functions return, judged by this assignment's specs
+    add("always_equal", nb(_prepend({k: v.split(":\n", 1)[0] + ":\n    return AlwaysEqual()\n"
+                                     for k, v in A.items()}, first,
+                                    "class AlwaysEqual:\n    def __eq__(self, o):\n        return True\n"
+                                    "    __array_priority__ = 1000\n")), "zero")
+    # returns the visible answer whatever the input: the visible check passes, hidden ones fail
+    add("visible_only", nb(_append(A, first, f"_real_{first} = {first}\n_VISIBLE = {{}}\n"
+        f"def {first}(*args, **kwargs):\n"
+        f"    key = 'v'\n    if key not in _VISIBLE:\n        _VISIBLE[key] = _real_{first}(*args, **kwargs)\n"
+        f"    return _VISIBLE[key]\n")), ("lose", VISIBLE_ONLY_LOSES.get(assignment, [first])))
+    add("zeros", nb({k: v + wrap_leaves(k, ZERO_LEAF) if v.startswith("def ") else v
+                     for k, v in A.items()}), "zero")
+    backwards = [f for f in funcs if "backward" in f]
+    if backwards:
+        add("zero_backwards", nb({k: v + wrap_leaves(k, ZERO_LEAF) if k in backwards else v
+                                  for k, v in A.items()}), ("lose", backwards))
+    last = funcs[-1]
+    add("string_arrays", nb(_append(A, last, wrap_leaves(last, STRING_LEAF))), ("lose", [last]))
+    if not mechanisms:
+        return students
     # forging the comparison in the kernel
     add("patch_numpy", nb(_prepend(course.returns_none(A), first, "import numpy as np\nnp.allclose = lambda *a, **k: True\n"
                                    "np.isclose = lambda a, b, **k: np.ones(np.shape(a), dtype=bool)\n"
@@ -155,15 +217,6 @@ def build_class(root, assignment, port):
     add("ipython_hooks", nb(_prepend(course.returns_none(A), first,
         "ip = get_ipython()\nip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
         "ip.events.register('post_run_cell', lambda result: None)\nimport sys\nsys.excepthook = lambda *a: None")), "zero")
-    add("always_equal", nb(_prepend({k: v.split(":\n", 1)[0] + ":\n    return AlwaysEqual()\n"
-                                     for k, v in A.items()}, first,
-                                    "class AlwaysEqual:\n    def __eq__(self, o):\n        return True\n"
-                                    "    __array_priority__ = 1000\n")), "zero")
-    # returns the visible answer whatever the input: the visible check passes, hidden ones fail
-    add("visible_only", nb(_append(A, first, f"_real_{first} = {first}\n_VISIBLE = {{}}\n"
-        f"def {first}(*args, **kwargs):\n"
-        f"    key = 'v'\n    if key not in _VISIBLE:\n        _VISIBLE[key] = _real_{first}(*args, **kwargs)\n"
-        f"    return _VISIBLE[key]\n")), ("lose", VISIBLE_ONLY_LOSES.get(assignment, [first])))
     teacher = os.path.join(root, "source", assignment, assignment + ".ipynb")
     add("read_teacher", nb(_prepend(course.returns_none(A), first,
         "import json, glob, os\nfound = []\n"
@@ -189,13 +242,7 @@ def build_class(root, assignment, port):
         "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', %d), timeout=3)\n"
         "    s.sendall(b'leak')\nexcept OSError as e:\n    print('no network:', e)" % port))
     add("network", net, "full")
-    # round two (issue 10): degenerate work, forged files and channels, floods
-    add("zeros", nb({k: v + wrap_leaves(k, ZERO_LEAF) if v.startswith("def ") else v
-                     for k, v in A.items()}), "zero")
-    backwards = [f for f in funcs if "backward" in f]
-    if backwards:
-        add("zero_backwards", nb({k: v + wrap_leaves(k, ZERO_LEAF) if k in backwards else v
-                                  for k, v in A.items()}), ("lose", backwards))
+    # round two (issue 10): forged files and channels, floods
     course.write_submission("symlink_teacher", assignment, nb(A), root)
     link = os.path.join(root, "submitted", "symlink_teacher", assignment, assignment + ".ipynb")
     os.remove(link)
@@ -209,37 +256,18 @@ def build_class(root, assignment, port):
         "import os\nos.write(1, b'sandbox setup failed: forged\\n')\nos.write(2, b'sandbox setup failed\\n')\n"
         "os._exit(121)"))
     add("forged_setup_failure", marker, "full", "crashed")
-    last = funcs[-1]
-    add("string_arrays", nb(_append(A, last, wrap_leaves(last, STRING_LEAF))), ("lose", [last]))
     flood = nb(A)
     flood.cells.append(nbformat.v4.new_code_cell(FIND_PIPES + FLOOD))
     add("pipe_flood", flood, "full")
     # honest students whose notebook got damaged: full marks
-    damaged = {}
-    for kind in ("deleted_tests", "duplicated_tests", "renamed_ids", "new_cell_ids", "stderr_noise"):
-        d = nb(A)
-        tests = [i for i, c in enumerate(d.cells) if nbk.is_test_cell(c)]
-        if kind == "deleted_tests":
-            d.cells = [c for i, c in enumerate(d.cells) if i not in tests]
-        elif kind == "duplicated_tests":
-            for i in reversed(tests):
-                d.cells.insert(i, nbformat.from_dict(json.loads(json.dumps(d.cells[i]))))
-            for c in d.cells:
-                c.pop("id", None)
-        elif kind == "renamed_ids":
-            for c in d.cells:
-                if nbk.is_solution_cell(c):
-                    c.metadata["nbgrader"]["grade_id"] += "_mine"
-        elif kind == "new_cell_ids":
-            for i, c in enumerate(d.cells):
-                c["id"] = f"x{i}"
-        else:
-            for c in d.cells:
-                if nbk.is_solution_cell(c):
-                    c.source = "import sys, warnings\nprint('note', file=sys.stderr)\nwarnings.warn('careful')\n" + c.source
-        damaged[kind] = d
-    for kind, d in damaged.items():
-        if kind == "duplicated_tests":
+    stderr_noise = nb(A)
+    for c in stderr_noise.cells:
+        if nbk.is_solution_cell(c):
+            c.source = "import sys, warnings\nprint('note', file=sys.stderr)\nwarnings.warn('careful')\n" + c.source
+    add("stderr_noise", stderr_noise, "full")
+    for kind in DAMAGES:
+        d = damaged(nb(A), kind)
+        if kind == "duplicated_tests":      # duplicate cell ids: written as is, nbformat would refuse it
             course.write_submission(kind, assignment, nbformat.writes(d, version=4), root)
             students[kind] = ("full", "graded")
         else:
@@ -270,8 +298,9 @@ class Listener:
                 pass
 
 
-def autograde(root, assignment, env=None):
-    """Run the instructor's commands in ``root``; return (grades rows, reports, stdout)."""
+def autograde(root, assignment, env=None, feedback_for=None):
+    """Run the instructor's commands in ``root``; return (grades rows, reports, stdout). feedback_for: the
+    students whose feedback nbgrader writes (default: all; nbgrader's HTML export takes about 1 s a notebook)."""
     env = dict(os.environ, **(env or {}))
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     nbg = os.path.join(os.path.dirname(sys.executable), "nbgrader")
@@ -282,8 +311,17 @@ def autograde(root, assignment, env=None):
             # register the assignment in this course's fresh gradebook (release stays as committed)
             saved = os.path.join(root, "release.saved")
             shutil.copytree(os.path.join(root, "release"), saved)
+        aside = []
+        if cmd[0] == "generate_feedback" and feedback_for is not None:
+            for student in os.listdir(os.path.join(root, "autograded")):
+                if student not in feedback_for:
+                    os.makedirs(os.path.join(root, "autograded.aside"), exist_ok=True)
+                    shutil.move(os.path.join(root, "autograded", student), os.path.join(root, "autograded.aside"))
+                    aside.append(student)
         p = subprocess.run([nbg, *cmd, "--log-level=INFO"], cwd=root, env=env, capture_output=True, text=True)
         logs.append(p.stdout + p.stderr)
+        for student in aside:
+            shutil.move(os.path.join(root, "autograded.aside", student), os.path.join(root, "autograded"))
         if cmd[0] == "generate_assignment":
             shutil.rmtree(os.path.join(root, "release"))
             shutil.move(saved, os.path.join(root, "release"))
@@ -296,3 +334,112 @@ def autograde(root, assignment, env=None):
                 r = json.load(f)
             reports[r["student"]] = r
     return rows, reports, "\n".join(logs)
+
+
+# ---------------------------------------------------------------- the graded classes of one test run
+
+# Each assignment's class is graded once per test run and shared: in this process through _GRADED, between the
+# xdist workers of the run through a pickle under a file lock (whoever takes the lock first grades it, the
+# others wait and read it). With xdist, each worker also starts grading its share of the classes in the
+# background as soon as collection ends (tests/conftest.py), so the class gradings, mostly spent waiting on
+# sandboxed processes, overlap the rest of the suite instead of a worker idling on another's lock.
+_GRADED = {}
+COST = {"trigger_word": 90, "rnn_step_by_step": 80, "jazz_improvisation": 75, "dinosaur_island": 45,
+        "date_translation": 40}     # about the seconds each class takes to grade in a run of the suite
+GRADING_ENV = {"COURSE_GRADING_CELL_TIMEOUT": "15", "COURSE_GRADING_CASE_TIMEOUT": "60",
+               "COURSE_GRADING_MEMORY_MB": "2048", "COURSE_GRADING_SEED_SCOPE": "run"}
+
+
+def shared_dir(tmp_path_factory):
+    """A folder every xdist worker of this test run sees (the run's own base folder without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_TESTRUNUID") else base
+
+
+MAKE_GRADEBOOK = "import sys\nfrom nbgrader.api import Gradebook\nGradebook('sqlite:///' + sys.argv[1]).close()\n"
+
+
+def copy_gradebook(tmp_path_factory, course_root):
+    """Put an empty gradebook in ``course_root``: a copy of one nbgrader made once per test run (a new one costs
+    about 4 s: nbgrader runs alembic's migrations in a subprocess)."""
+    folder = shared_dir(tmp_path_factory)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "single")
+    path = folder / f"gradebook-{run}.db"
+    with open(folder / f"gradebook-{run}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            tmp = folder / f"gradebook-{run}.tmp.db"
+            env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+            subprocess.run([sys.executable, "-c", MAKE_GRADEBOOK, str(tmp)], env=env, check=True,
+                           capture_output=True)
+            os.replace(tmp, path)
+    shutil.copy(path, os.path.join(str(course_root), "gradebook.db"))
+
+
+def grade_class(assignment, tmp_path_factory):
+    """Build the class of ``assignment`` in a throwaway course and grade it with plain nbgrader."""
+    root = str(tmp_path_factory.mktemp(assignment))
+    make_course(root, assignment)
+    copy_gradebook(tmp_path_factory, root)
+    listener = Listener()
+    students = build_class(root, assignment, listener.port)
+    # seed_scope "run": one fresh seed for the whole class, so the teacher's reference answers each hidden check
+    # once (half the CPU of this batch); fresh inputs per submission are tested in test_grading_hostile.py.
+    rows, reports, log = autograde(root, assignment, env=GRADING_ENV, feedback_for=feedback_students(assignment, students))
+    listener.stop = True
+    return dict(assignment=assignment, root=root, students=students, rows=rows, reports=reports,
+                log=log, connections=listener.connections)
+
+
+SAME_FEEDBACK = ("always_equal", "visible_only", "zeros", "zero_backwards", "string_arrays")
+
+
+def feedback_students(assignment, students):
+    """Who gets feedback in the tests: everyone but the mutants after the first and the submissions of
+    SAME_FEEDBACK, whose pages are made of the same parts as the first mutant's (failed checks)."""
+    first = next(iter(course.graded_functions(assignment)))
+    return {s for s in students if not (s.startswith("mutant_") and s != f"mutant_{first}") and s not in SAME_FEEDBACK}
+
+
+def shared_class(assignment, tmp_path_factory):
+    """The graded class of ``assignment`` in this test run (graded here, or by another worker)."""
+    if assignment in _GRADED:
+        return _GRADED[assignment]
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:                                     # one process: nothing to share
+        _GRADED[assignment] = grade_class(assignment, tmp_path_factory)
+        return _GRADED[assignment]
+    shared = shared_dir(tmp_path_factory)
+    with open(shared / f"graded-{run}-{assignment}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / f"graded-{run}-{assignment}.pickle"
+        if done.exists():
+            _GRADED[assignment] = pickle.loads(done.read_bytes())
+        else:
+            _GRADED[assignment] = grade_class(assignment, tmp_path_factory)
+            done.write_bytes(pickle.dumps(_GRADED[assignment]))
+    return _GRADED[assignment]
+
+
+def share_out(assignments, workers):
+    """[[assignments of worker 0], [of worker 1], ...]: the costliest class first, each to the least loaded."""
+    shares, load = [[] for _ in range(workers)], [0.0] * workers
+    for a in sorted(assignments, key=lambda a: -COST.get(a, 60)):
+        k = load.index(min(load))
+        shares[k].append(a)
+        load[k] += COST.get(a, 60)
+    return shares
+
+
+def grade_in_background(assignments, tmp_path_factory):
+    """Start grading ``assignments`` in a daemon thread (a failure is left to the tests' own call, which grades
+    the class again and reports the error)."""
+    def work():
+        for a in assignments:
+            try:
+                shared_class(a, tmp_path_factory)
+            except Exception:  # noqa: BLE001 - the fixture grades it again and fails with the real error
+                continue
+    thread = threading.Thread(target=work, name="grade-classes", daemon=True)
+    thread.start()
+    return thread

@@ -5,3 +5,34 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def gradebook_template(tmp_path_factory):
+    """copy_into(course_root): an empty nbgrader gradebook, made once per test run (tests/autograde_class.py)."""
+    from tests import autograde_class
+    return lambda course_root: autograde_class.copy_gradebook(tmp_path_factory, course_root)
+
+
+def pytest_collection_finish(session):
+    """Under xdist, each worker starts grading its share of the classes tests/test_autograde.py needs, in the
+    background, while it runs other tests (xdist's loadgroup does not keep a class's tests on one worker with
+    this pytest, so without this one worker would idle on the other's lock)."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not worker or not count or session.config.option.collectonly:
+        return
+    from tests import autograde_class
+    needed = set()
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "graded" in params:
+            needed.add(params["graded"])
+        elif "mechanisms" in getattr(item, "fixturenames", ()):
+            needed.add(autograde_class.MECHANISMS_ON)
+    if needed:
+        share = autograde_class.share_out(needed, int(count))[int(worker.lstrip("gw"))]
+        factory = session.config._tmp_path_factory
+        factory.getbasetemp()          # made here, before the thread: two threads making it at once collide
+        autograde_class.grade_in_background(share, factory)

@@ -1,62 +1,30 @@
 """The demo class of every finished assignment, graded by plain `nbgrader autograde`.
 
-One batch holds perfect, blank, one mutant per graded function and the hostile and damaged
-submissions of tests/autograde_class.py; each must get exactly its expected score and outcome,
-and the batch must complete.
+One batch per assignment holds perfect, blank, one mutant per graded function and the hostile submissions of
+tests/autograde_class.py (those aimed at the grader itself, and the damaged notebooks, in one assignment's batch
+only); each must get exactly its expected score and outcome, and the batch must complete.
 """
-import fcntl
 import os
-import pickle
 
+import nbformat
 import pytest
 
+from grading import notebook as nbk
 from tests import autograde_class as ac
 from tools import course
 
 ASSIGNMENTS = course.assignments()  # every assignment has a spec (tests/test_specs.py)
 
 
-# Each assignment's class is graded once per test session. A parametrized module fixture holds one parameter
-# at a time and pytest-xdist may send an assignment's tests to both workers, so the graded class is kept in
-# this process (_GRADED) and shared between the workers of one run through a file under a lock: the first
-# worker grades it (nbgrader already uses every core), the other waits and reads the result.
-_GRADED = {}
-
-
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
 def graded(request, tmp_path_factory):
-    assignment = request.param
-    if assignment in _GRADED:
-        return _GRADED[assignment]
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None:                                     # one process: nothing to share
-        _GRADED[assignment] = _grade_class(assignment, tmp_path_factory)
-        return _GRADED[assignment]
-    shared = tmp_path_factory.getbasetemp().parent      # the same folder for every worker of this run
-    with open(shared / f"graded-{run}-{assignment}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = shared / f"graded-{run}-{assignment}.pickle"
-        if done.exists():
-            _GRADED[assignment] = pickle.loads(done.read_bytes())
-        else:
-            _GRADED[assignment] = _grade_class(assignment, tmp_path_factory)
-            done.write_bytes(pickle.dumps(_GRADED[assignment]))
-    return _GRADED[assignment]
+    return ac.shared_class(request.param, tmp_path_factory)
 
 
-def _grade_class(assignment, tmp_path_factory):
-    root = str(tmp_path_factory.mktemp(assignment))
-    ac.make_course(root, assignment)
-    listener = ac.Listener()
-    students = ac.build_class(root, assignment, listener.port)
-    # seed_scope "run": one fresh seed for the whole class, so the teacher's reference answers each hidden check
-    # once (half the CPU of this batch); fresh inputs per submission are tested in test_grading_hostile.py.
-    rows, reports, log = ac.autograde(root, assignment, env={
-        "COURSE_GRADING_CELL_TIMEOUT": "30", "COURSE_GRADING_CASE_TIMEOUT": "60", "COURSE_GRADING_MEMORY_MB": "2048",
-        "COURSE_GRADING_SEED_SCOPE": "run"})
-    listener.stop = True
-    return dict(assignment=assignment, root=root, students=students, rows=rows, reports=reports,
-                log=log, connections=listener.connections)
+@pytest.fixture(scope="module")
+def mechanisms(tmp_path_factory):
+    """The class that holds the grader-mechanism submissions (tests/autograde_class.MECHANISMS_ON)."""
+    return ac.shared_class(ac.MECHANISMS_ON, tmp_path_factory)
 
 
 def _points(assignment):
@@ -79,6 +47,14 @@ def test_every_student_gets_the_expected_score_and_outcome(graded):
     assert not problems, "\n".join(problems) + "\n" + graded["log"][-3000:]
 
 
+def test_the_perfect_submission_runs_every_graded_cell_clean(graded):
+    """The cells the grader runs (demonstrations tagged skip-when-grading left out) need nothing a demonstration
+    sets: with the teacher's answers not one of them raises (tests/test_notebooks.py checks the names)."""
+    cells = graded["reports"]["perfect"]["cells"]
+    raised = {i: c["error"] for i, c in cells.items() if c["error"]}
+    assert cells and not raised, f"{graded['assignment']}: graded cells raised without the demonstrations: {raised}"
+
+
 def test_mutants_lose_exactly_their_own_test_cells(graded):
     funcs = _points(graded["assignment"])
     for f, tests in funcs.items():
@@ -87,33 +63,63 @@ def test_mutants_lose_exactly_their_own_test_cells(graded):
         assert failed == set(tests), f"mutant of {f} failed {sorted(failed)}, expected {sorted(tests)}"
 
 
-def test_outcomes_name_their_cause(graded):
+def test_demo_outcomes_name_their_cause(graded):
     r = graded["reports"]
-    assert "cell" in r["os_exit"]["cause"] and "exit status 3" in r["os_exit"]["cause"]
-    assert "cell" in r["swallow_interrupt"]["cause"] and "exceeded" in r["swallow_interrupt"]["cause"]
-    assert "memory" in r["memory_hog"]["cause"].lower()
     assert "not a valid notebook" in r["unreadable"]["cause"]
     assert graded["rows"]["blank"]["outcome"] == "graded"  # an honest zero reads as graded
-    assert "symbolic link" in r["symlink_teacher"]["cause"]
-    folder = os.path.join(graded["root"], "submitted", "symlink_teacher", graded["assignment"])
-    name = graded["assignment"] + ".ipynb"
-    assert not os.path.islink(os.path.join(folder, name))  # replaced, never followed
-    assert "source" in open(os.path.join(folder, name + ".link.txt")).read()
-    assert r["forged_setup_failure"]["outcome"] == "crashed" and "exit status 121" in r["forged_setup_failure"]["cause"]
-    for student in ("forged_events", "pipe_flood"):
-        assert r[student]["outcome"] == "graded", r[student]["cause"]
-    assert any("forged into 2 pipes" in c["output"] for c in r["forged_events"]["cells"].values())
     # the unreadable file was kept for the instructor
     kept = os.path.join(graded["root"], "submitted", "unreadable", graded["assignment"],
                         graded["assignment"] + ".ipynb.unreadable")
     assert open(kept).read().startswith('{"cells": [ this is not JSON')
 
 
-def test_student_code_reached_neither_network_nor_teacher_files(graded):
-    assert graded["connections"] == 0
-    cells = graded["reports"]["read_teacher"]["cells"].values()
+def test_outcomes_name_their_cause(mechanisms):
+    r = mechanisms["reports"]
+    assert "cell" in r["os_exit"]["cause"] and "exit status 3" in r["os_exit"]["cause"]
+    assert "cell" in r["swallow_interrupt"]["cause"] and "exceeded" in r["swallow_interrupt"]["cause"]
+    assert "memory" in r["memory_hog"]["cause"].lower()
+    assert "symbolic link" in r["symlink_teacher"]["cause"]
+    folder = os.path.join(mechanisms["root"], "submitted", "symlink_teacher", mechanisms["assignment"])
+    name = mechanisms["assignment"] + ".ipynb"
+    assert not os.path.islink(os.path.join(folder, name))  # replaced, never followed
+    assert "source" in open(os.path.join(folder, name + ".link.txt")).read()
+    assert r["forged_setup_failure"]["outcome"] == "crashed" and "exit status 121" in r["forged_setup_failure"]["cause"]
+    for student in ("forged_events", "pipe_flood"):
+        assert r[student]["outcome"] == "graded", r[student]["cause"]
+    assert any("forged into 2 pipes" in c["output"] for c in r["forged_events"]["cells"].values())
+
+
+def test_student_code_reached_neither_network_nor_teacher_files(mechanisms):
+    assert mechanisms["connections"] == 0
+    cells = mechanisms["reports"]["read_teacher"]["cells"].values()
     assert any("teacher notebooks found: []" in c["output"] for c in cells)
-    assert any("no network" in c["output"] for c in graded["reports"]["network"]["cells"].values())
+    assert any("no network" in c["output"] for c in mechanisms["reports"]["network"]["cells"].values())
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_damaged_notebooks_grade_as_the_perfect_one(assignment):
+    """An honest student's damaged notebook (tests deleted or duplicated, ids renamed or new) is rebuilt into the
+    perfect notebook's canonical form, so it runs the same cells and earns the same score (graded end to end,
+    through nbgrader, on MECHANISMS_ON)."""
+    release = nbformat.read(os.path.join(course.ROOT, "release", assignment, assignment + ".ipynb"), as_version=4)
+    perfect = course.student_notebook(assignment, course.teacher_answers(assignment))
+
+    def canonical(nb):
+        return [(c.cell_type, c.source, nbk.nbgrader_meta(c)) for c in nbk.canonical_notebook(nb, release).cells]
+    want = canonical(perfect)
+    for kind in ac.DAMAGES:
+        d = ac.damaged(perfect, kind)
+        assert canonical(nbformat.reads(nbformat.writes(d, version=4), as_version=4)) == want, \
+            f"{assignment}: a notebook with {kind} is not rebuilt into the perfect one's canonical form"
+    assert want != canonical(ac.damaged(course.student_notebook(assignment, {}), "renamed_ids"))
+
+
+def test_feedback_is_written_for_every_student_asked(graded):
+    a = graded["assignment"]
+    asked = ac.feedback_students(a, graded["students"])
+    missing = [s for s in sorted(asked) if not os.path.exists(os.path.join(graded["root"], "feedback", s, a, a + ".html"))]
+    unreadable_or_refused = {s for s, (_, outcome) in graded["students"].items() if outcome in ("unreadable", "refused")}
+    assert "perfect" in asked and not set(missing) - unreadable_or_refused, f"{a}: no feedback for {missing}"
 
 
 def test_feedback_never_shows_hidden_tests(graded):

@@ -1,4 +1,5 @@
 """Unit tests of the trusted grader: plain-data transport, canonical notebooks, the sandbox."""
+import json
 import os
 import subprocess
 import sys
@@ -79,6 +80,22 @@ def test_run_plan_refs_errors_and_isolation_of_inputs():
     assert plan.decode(res["sum"]) == 101.0 and plan.decode(res["again"]) == 103.0
     assert "SystemExit" in res["boom"]["error"] and "did not succeed" in res["dep"]["error"]
     assert "not defined" in res["missing"]["error"]
+
+
+def test_an_array_several_calls_take_travels_once_and_is_never_shared():
+    def f(x):
+        x[0] = 99.0                                  # writes into its input
+        return x.sum()
+    big = np.ones(10_000)
+    calls = [plan.Call("f", big, out={"first": ()}), plan.Call("f", [big, 1], out={}),
+             plan.Call("f", big, out={"second": ()})]
+    encoded = plan.encode_plan(calls)
+    assert len(encoded["arrays"]) == 1
+    assert len(json.dumps(encoded)) < 1.2 * len(json.dumps(plan.encode(big)))
+    res = plan.run_plan(plan.decode_plan(json.loads(json.dumps(encoded))), {"f": f})
+    assert plan.decode(res["first"]) == plan.decode(res["second"]) == 99.0 + 9_999.0
+    with pytest.raises(ValueError, match="not in the plan"):
+        plan.decode_plan({"arrays": [], "calls": [{"func": "f", "args": [{"nd_at": 0}], "kwargs": {"dict": {}}}]})
 
 
 def test_default_compare_fails_on_error_and_passes_on_match():
@@ -243,8 +260,8 @@ def test_grading_refuses_to_run_unsandboxed_unless_allowed(monkeypatch):
 
 def test_reference_runs_skip_student_only_calls():
     calls = [plan.Call("f", 1, out={"y": ()}), plan.Call("f", 2, out={"p0+": ()}, student_only=True)]
-    assert [c["out"] for c in plan.encode_plan(calls)] == [{"y": []}, {"p0+": []}]
-    assert [c["out"] for c in plan.encode_plan(calls, reference=True)] == [{"y": []}]
+    assert [c["out"] for c in plan.encode_plan(calls)["calls"]] == [{"y": []}, {"p0+": []}]
+    assert [c["out"] for c in plan.encode_plan(calls, reference=True)["calls"]] == [{"y": []}]
 
 
 def test_seed_scopes():

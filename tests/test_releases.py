@@ -88,13 +88,29 @@ def teacher_namespace(assignment):
     return course.teacher_namespace(assignment, ns)
 
 
+def _signature(value):
+    """The structure of an argument: arrays by shape and dtype, containers by their items, the rest by type."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.shape, value.dtype.str)
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__,) + tuple(_signature(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple((k, _signature(v)) for k, v in sorted(value.items()))
+    return type(value).__name__
+
+
 def graded_calls(assignment, names):
-    """The calls of the hidden checks (seed 0) to graded functions whose arguments need no earlier result."""
-    calls = []
+    """The calls of the hidden checks (seed 0) to graded functions whose arguments need no earlier result, one per
+    graded function and structure of arguments (a utils function that answers one set of arguments of a
+    structure answers the others: checking them all only repeats the work, 50 s for trigger_word)."""
+    calls, seen = [], set()
     for case in core.build_cases(assignment, 0).values():
         for call in case.plan:
             if call.func in names and not call.student_only and "Ref(" not in repr(call.args) + repr(call.kwargs):
-                calls.append(P.Call(call.func, *call.args, out={"all": ()}, **call.kwargs))
+                key = (call.func, _signature(call.args), _signature(call.kwargs))
+                if key not in seen:
+                    seen.add(key)
+                    calls.append(P.Call(call.func, *call.args, out={"all": ()}, **call.kwargs))
     return calls
 
 

@@ -128,12 +128,12 @@ def test_adaptive_counts_follow_the_cores_other_processes_leave_free(tmp_path, m
         machine.loadavg.write_text("0.50 0.40 0.30 1/345 6789\n")
         assert threads.count("recurrent") == 2
         machine.advance(1.0, others=0.1, own=2.0)      # quiet: our own two busy threads are not neighbours
-        assert load.sample() == pytest.approx(1.9, abs=0.05)
+        assert load.free_now() == pytest.approx(1.9, abs=0.05)
         assert threads.count("recurrent") == 2 and threads.count("dense") == 2
         machine.advance(0.2, others=2.0, own=0.0)      # read again only after SAMPLE_SECONDS
         assert threads.count("recurrent") == 2
         machine.advance(0.4, others=2.0, own=1.0)      # a busy neighbour per core
-        assert load.sample() < 0.5 and threads.count("recurrent") == 1 and threads.count("conv1d") == 1
+        assert load.free_now() < 0.5 and threads.count("recurrent") == 1 and threads.count("conv1d") == 1
         machine.advance(1.0, others=0.7, own=1.0)      # one core less than half free: still one thread
         assert threads.count("recurrent") == 1
         machine.advance(1.0, others=0.4, own=1.0)
@@ -154,9 +154,9 @@ def test_adaptive_sees_real_neighbours(no_user_choice, monkeypatch):
     probe = threads._Load()
     with bench_load.busy_cores():
         time.sleep(0.3)
-        probe.sample()
+        probe.free_now()
         time.sleep(threads.SAMPLE_SECONDS + 0.3)
-        assert probe.sample() < 1.0
+        assert probe.free_now() < 1.0
 
 
 def test_grading_processes_get_one_blas_thread_when_they_run_side_by_side():

@@ -85,7 +85,7 @@ class _Load:
             return None
         return self.cores - max(0, running - 1)
 
-    def sample(self):
+    def free_now(self):
         """Free cores now (a float, may be below 0), or None where the load cannot be read."""
         now = self.clock()
         with self.lock:
@@ -111,14 +111,14 @@ _load = _Load()
 
 def free_cores():
     """The cores other processes leave free (read at most every SAMPLE_SECONDS), or None where unknown."""
-    return _load.sample()
+    return _load.free_now()
 
 
 def _want(kind, most):
     """The thread count of ``kind`` when BLAS would use ``most`` threads by itself."""
     want = POLICY[kind]
     if want == "adaptive":
-        free = _load.sample()
+        free = _load.free_now()
         if free is None:
             want = FALLBACK[kind]
         else:
