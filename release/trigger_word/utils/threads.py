@@ -14,8 +14,9 @@ runs:
 process's own CPU time (its BLAS threads must not count as neighbours) and gives BLAS all its threads when
 the cores left free cover them (with FREE_MARGIN of slack), one thread otherwise. Where /proc/stat does not
 exist (macOS, Windows), "adaptive" uses FALLBACK. Before a process has two readings to compare (its first
-SAMPLE_SECONDS), the number of threads runnable at that moment (/proc/loadavg) stands in. benchmarks/bench_threads.py measured the kinds,
-quiet and beside one busy process per core (its table is in benchmarks/README.md).
+SAMPLE_SECONDS), the number of threads runnable at that moment (/proc/loadavg) stands in.
+benchmarks/bench_threads.py measured the kinds, quiet and beside one busy process per core (its table is in
+benchmarks/README.md).
 
 The policy steps aside when the user chose: if OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS or
 BLIS_NUM_THREADS is set (the autograder sets them for its workers), or threadpoolctl is missing, nothing is
@@ -46,7 +47,7 @@ POLICY = {
 }
 FALLBACK = {"recurrent": 1, "dense": 1, "conv1d": "all"}   # "adaptive" without /proc/stat
 SAMPLE_SECONDS = 0.5             # how often the machine's load is read again
-FREE_MARGIN = 0.5                # a core counts as free when the neighbours leave at least half of it...
+FREE_MARGIN = 0.5                # all of BLAS's threads when the free cores reach their count less this margin
 USER_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 _local = threading.local()               # depth of nested policy calls in this thread (the outermost decides)
@@ -156,10 +157,16 @@ def _libraries():
     return _blas
 
 
-def count(kind):
-    """The BLAS threads ``kind`` of work runs with now, or None when the policy leaves the count alone."""
+def _known(kind):
+    """``kind`` if POLICY has it; a KeyError naming the known kinds otherwise."""
     if kind not in POLICY:
         raise KeyError(f"unknown kind of work {kind!r}; known: {', '.join(POLICY)}")
+    return kind
+
+
+def count(kind):
+    """The BLAS threads ``kind`` of work runs with now, or None when the policy leaves the count alone."""
+    _known(kind)
     if user_controls() or not _libraries():
         return None
     return _want(kind, max(lib.num_threads for lib in _blas))
@@ -175,9 +182,7 @@ class limit:
     __slots__ = ("kind", "depth", "before", "want")
 
     def __init__(self, kind):
-        if kind not in POLICY:
-            raise KeyError(f"unknown kind of work {kind!r}; known: {', '.join(POLICY)}")
-        self.kind = kind
+        self.kind = _known(kind)
 
     def __enter__(self):
         self.depth = depth = getattr(_local, "depth", 0)
@@ -205,7 +210,7 @@ class limit:
 
 def policy(kind):
     """Decorator: run the function with the BLAS threads of POLICY[kind] (nested calls keep the outer count)."""
-    limit(kind)                                  # an unknown kind fails here, where the function is defined
+    _known(kind)                                 # an unknown kind fails here, where the function is defined
 
     def decorate(func):
         @functools.wraps(func)
