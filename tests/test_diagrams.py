@@ -17,6 +17,8 @@ DRAWINGS = {
     "unrolled_rnn": lambda: diagrams.unrolled_rnn(),
     "unrolled_lstm_gradients": lambda: diagrams.unrolled_rnn(3, cell="LSTM", show_gradients=True),
     "unrolled_one_step": lambda: diagrams.unrolled_rnn(1),
+    "char_model_training": lambda: diagrams.char_model("mei"),
+    "char_model_sampling": lambda: diagrams.char_model("rex", sampling=True),
 }
 
 
@@ -33,3 +35,9 @@ def test_drawing_returns_a_figure_that_renders(name):
 def test_unrolled_rnn_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         diagrams.unrolled_rnn(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["", "tyrannos", "t-rex", 7])
+def test_char_model_rejects_bad_names(name):
+    with pytest.raises(ValueError):
+        diagrams.char_model(name)

@@ -5,6 +5,7 @@ import ast
 import filecmp
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,22 @@ def test_the_grader_needs_no_demonstration_cell(assignment):
         assert not needs, (f"{assignment}: cell {nbk.grade_id(canonical.cells[i]) or i} reads {sorted(needs)}, "
                            f"which only a demonstration cell ({nbk.SKIP_TAG}) sets")
     assert len(run) < sum(c.cell_type == "code" and not nbk.is_test_cell(c) for c in canonical.cells)
+
+
+def _notebook_paths():
+    labs = os.path.join(course.ROOT, "notebooks")
+    return ([os.path.join(course.ROOT, "source", a, a + ".ipynb") for a in ASSIGNMENTS]
+            + sorted(os.path.join(labs, n) for n in os.listdir(labs) if n.endswith(".ipynb")))
+
+
+TEXT_WITH_ESCAPE = re.compile(r"\\(?:text|textrm|textit|textbf)\{[^}]*\\[_&%#$]")
+
+
+@pytest.mark.parametrize("path", _notebook_paths(), ids=os.path.basename)
+def test_maths_has_no_escapes_in_text_mode(path):
+    """Jupyter's MathJax prints `\\text{max\\_value}` with the backslash: an underscore in maths text goes in a
+    code span or in a symbol instead."""
+    nb = nbformat.read(path, as_version=4)
+    found = [(i, m.group(0)) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+             for m in TEXT_WITH_ESCAPE.finditer(c.source)]
+    assert not found, f"{os.path.basename(path)}: escaped characters inside \\text{{}} (cell, text): {found}"

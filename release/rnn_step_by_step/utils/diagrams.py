@@ -4,6 +4,7 @@
     fig = diagrams.lstm_cell()         # one LSTM step, gates and cell-state line
     fig = diagrams.gru_cell()          # one GRU step, update and relevance gates
     fig = diagrams.unrolled_rnn(4)     # a network unrolled over T_x = 4 steps
+    fig = diagrams.char_model("mei")   # dinosaur_island's character model (sampling=True: its sampling loop)
 
 Every function returns a ``matplotlib.figure.Figure`` that is not registered with pyplot, so
 nothing is shown twice in a notebook and nothing is left open in scripts: a notebook displays
@@ -250,4 +251,48 @@ def unrolled_rnn(T_x=4, cell="RNN", show_gradients=False):
         labels = ", ".join(f"d{name}" + r"$_{\rm prev}$" for name, _ in carried)
         _label(ax, 0.3, 7.45, f"red, dashed: gradients flowing back ({labels} carried from step t to t-1)",
                color=GRAD, fontsize=9, ha="left")
+    return fig
+
+
+def char_model(name="mei", sampling=False):
+    """The character-level language model of dinosaur_island unrolled over one name.
+
+    name:     the name drawn (lower case, 1 to 7 letters); it gives T_x = len(name) + 1 steps.
+    sampling: False draws training: the input of each step is the previous letter (zeros first), and the
+              target of each output is the next letter ("\\n" last). True draws sampling: a letter is drawn
+              from each output's probabilities and fed back, dashed, as the next step's input, until "\\n".
+    Returns a matplotlib Figure.
+    """
+    if not isinstance(name, str) or not 1 <= len(name) <= 7 or not name.isalpha():
+        raise ValueError(f"name must be 1 to 7 letters, got {name!r}")
+    letters = list(name.lower()) + [r"\n"]
+    T_x = len(letters)
+    step, w, h, y = 2.6, 1.5, 1.3, 3.3
+    width = 1.3 + step * T_x + 0.6
+    fig, ax = _canvas(width, 7.4)
+    for k in range(T_x):
+        t = k + 1
+        cx = 1.3 + step * k + w / 2
+        _box(ax, cx, y, w, h, "RNN\ncell", LINEAR, fontsize=10)
+        _box(ax, cx, 5.0, w * 0.9, 0.7, "softmax", OUTPUT, fontsize=9)
+        _line(ax, [(cx, y + h / 2), (cx, 5.0 - 0.35)])
+        _line(ax, [(cx, 5.35), (cx, 6.05)])
+        shown = f'"{letters[k]}"' if letters[k] != r"\n" else r'"\n"'
+        if sampling:
+            _label(ax, cx, 6.45, f"draw {shown}", fontsize=10)
+        else:
+            _label(ax, cx, 6.45, f"target {shown}", fontsize=10)
+        x_in = "zeros" if k == 0 else f'"{letters[k - 1]}"'
+        _line(ax, [(cx, 1.05), (cx, y - h / 2)])
+        _label(ax, cx, 0.7, x_in, fontsize=10)
+        x0 = cx - w / 2 - (step - w) if k else 0.2
+        _line(ax, [(x0, y), (cx - w / 2, y)])
+        _label(ax, (x0 + cx - w / 2) / 2, y + 0.3, _t("a", t - 1), fontsize=10)
+        if sampling and k + 1 < T_x:
+            nx = cx + step
+            down = cx + w / 2 + 0.2                   # just right of the cell, clear of the a<t> label
+            _line(ax, [(cx + 0.5, 6.05), (down, 6.05), (down, 0.7), (nx - 0.55, 0.7)], color=GRAD, style="--")
+    title = ("sampling: each drawn letter becomes the next input (red, dashed) until the newline"
+             if sampling else "training: the input is the previous letter, the target the next one")
+    _label(ax, 0.2, 7.15, title, fontsize=10, ha="left")
     return fig
