@@ -222,7 +222,22 @@ def test_tokens_to_notes_keeps_timing_and_types_of_any_tokens():
     assert [n.start for n in melody] == pytest.approx(note_onsets)
     got = [music.note_type(n.pitch, music.chord_at(covering, n.start).pitches) for n in melody]
     assert got == [t[0] for t in notes]
-    assert covering[-1].start + covering[-1].duration >= onsets[-1]  # the progression was repeated
+    total = onsets[-1] + float(Fraction(tokens[-1].split("|")[1]))
+    assert len(covering) > len(chords)                                  # the progression was repeated
+    assert covering[-1].start + covering[-1].duration == pytest.approx(total)   # and cut where the tokens end
+
+
+def test_chords_end_with_a_short_solo(tmp_path):
+    """A solo shorter than its progression gets the chords up to its end only: no chords alone after it."""
+    _, chords, _ = music.load_midi(JAZZ / "ii_V_I_C.mid")                 # 64 beats of chords
+    tokens = ["C|1|*", "S|1/2|+1:2", "R|1/2", "C|3|-3:4", "S|4/3|+1:2", "R|2/3"]   # 7 beats
+    melody, covering = music.tokens_to_notes(tokens, chords, seed=0)
+    assert [c.start for c in covering] == [c.start for c in chords if c.start < 7]
+    assert covering[-1].start + covering[-1].duration == pytest.approx(7)
+    assert music.tokens_to_notes([], chords)[1] == []
+    path = tmp_path / "short.mid"
+    music.write_midi(path, melody, covering, bpm=120)
+    assert mido.MidiFile(path).length == pytest.approx(7 * 60 / 120)    # 7 beats at 120 bpm, not 32 s
 
 
 def test_bad_token_is_a_clear_error():

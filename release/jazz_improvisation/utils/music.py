@@ -37,10 +37,10 @@ A token belongs to the measure in which it starts; rests are split at barlines. 
 
 Back to sound
 -------------
-tokens_to_notes lays the tokens end to end over the chords and picks pitches (G3..C6) that satisfy
-every token's type and interval wherever some melody can; tokens_to_midi writes them with the chords,
-midi_to_wav renders any MIDI file with a small additive synthesizer, play wraps the WAV for a
-notebook, and piano_roll draws notes over chords.
+tokens_to_notes lays the tokens end to end over the chords (repeated while the tokens last, cut where they
+end) and picks pitches (G3..C6) that satisfy every token's type and interval wherever some melody can;
+tokens_to_midi writes them with the chords, midi_to_wav renders any MIDI file with a small additive
+synthesizer, play wraps the WAV for a notebook, and piano_roll draws notes over chords.
 """
 from bisect import bisect_right
 from fractions import Fraction
@@ -505,6 +505,11 @@ def _repeat_chords(chords, until):
     return out
 
 
+def _cut_chords(chords, until):
+    """The chords sounding before beat `until`, the last one shortened to end there (none after it)."""
+    return [c._replace(duration=min(c.duration, until - c.start)) for c in chords if c.start < until - 1e-9]
+
+
 def tokens_to_notes(tokens, chords, seed=0):
     """Realise tokens as notes over chords: a melody that breaks as few token rules as possible.
 
@@ -515,7 +520,8 @@ def tokens_to_notes(tokens, chords, seed=0):
     MELODY_PITCHES, then a seeded draw among the cheapest paths, from the last note back). So whenever
     some melody in that range fits every token, the melody returned fits every token: its tokens, read
     back with tokenize_measures, are the tokens given.
-    Returns (melody, chords): list of Note starting at beat 0, and the chords covering them.
+    Returns (melody, chords): list of Note starting at beat 0, and the chords under them, cut where the tokens
+    end (the sum of their durations, rests included): no chord sounds after the solo. No tokens, no chords.
     """
     rng = np.random.default_rng(seed)
     if not chords:
@@ -536,7 +542,7 @@ def tokens_to_notes(tokens, chords, seed=0):
             costs.append(_type_cost(kind, chord_at(chords, float(cursor)).pitches))
         cursor += duration
     if not starts:
-        return [], chords
+        return [], _cut_chords(chords, total)
     steps = MELODY_PITCHES[None, :] - MELODY_PITCHES[:, None]  # (P, P): from row pitch to column pitch
     best = [costs[0] + _start_cost()]  # best[t][j]: cheapest melody up to note t ending on pitch j
     for t in range(1, len(costs)):
@@ -547,7 +553,7 @@ def tokens_to_notes(tokens, chords, seed=0):
         chosen.append(draw(rng, np.flatnonzero(via == via.min())))
     pitches = MELODY_PITCHES[chosen[::-1]]
     melody = [Note(float(start), float(length), int(p)) for (start, length), p in zip(starts, pitches)]
-    return melody, chords
+    return melody, _cut_chords(chords, total)
 
 
 def write_midi(path, melody, chords, bpm=120, ticks_per_beat=480, time_signature=(4, 4)):
