@@ -1,6 +1,6 @@
 """Time each teacher notebook top to bottom (budget: 60 s each on a 2-core machine, quiet or busy).
 
-    .venv/bin/python benchmarks/bench_notebooks.py [assignment ...] [--load quiet|busy|both] [--runs 3]
+    .venv/bin/python benchmarks/bench_notebooks.py [assignment ...] [--labs] [--load quiet|busy|both] [--runs 3]
 
 The notebook runs in a fresh kernel inside a temporary folder holding its support files, as in
 the release. With --load busy (or both) it runs again beside one busy process per core, started here
@@ -25,17 +25,30 @@ from grading import notebook as nbk  # noqa: E402
 from tools import course  # noqa: E402
 
 
+LABS = os.path.join(course.ROOT, "notebooks")
+
+
+def labs():
+    """The companion labs as names for time_notebook: "notebooks/<lab>"."""
+    return sorted("notebooks/" + n[:-len(".ipynb")] for n in os.listdir(LABS) if n.endswith(".ipynb"))
+
+
 def time_notebook(assignment, grader_cells=False):
-    """Execute source/<assignment> top to bottom; return (total s, [(s, grade_id) per cell], cells with errors).
-    grader_cells: only the cells the autograder runs (no test cells, no skip-when-grading demonstrations)."""
-    work = tempfile.mkdtemp(prefix=f"bench-{assignment}-")
+    """Execute source/<assignment> (or the lab "notebooks/<lab>") top to bottom; return (total s,
+    [(s, grade_id) per cell], cells with errors). grader_cells: only the cells the autograder runs (no test
+    cells, no skip-when-grading demonstrations). A lab runs in notebooks/ itself, as a student runs it."""
+    work = tempfile.mkdtemp(prefix=f"bench-{os.path.basename(assignment)}-")
     try:
-        course.sync_support(assignment, work)
-        nb = nbformat.read(os.path.join(course.ROOT, "source", assignment, assignment + ".ipynb"), as_version=4)
+        if assignment.startswith("notebooks/"):
+            path, where = os.path.join(course.ROOT, assignment + ".ipynb"), LABS
+        else:
+            course.sync_support(assignment, work)
+            path, where = os.path.join(course.ROOT, "source", assignment, assignment + ".ipynb"), work
+        nb = nbformat.read(path, as_version=4)
         if grader_cells:
             nb.cells = [nb.cells[c["index"]] for c in nbk.exec_cells(nb)]
         stamps = []
-        client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": work}})
+        client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": where}})
         client.on_cell_executed = lambda cell, **kw: stamps.append(
             (time.perf_counter(), nbk.grade_id(cell) or "?"))
         t0 = time.perf_counter()
@@ -63,13 +76,14 @@ def report(assignment, slowest=5):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("assignments", nargs="*")
+    ap.add_argument("assignments", nargs="*", help="assignment ids or labs as notebooks/<lab> (default: every assignment)")
+    ap.add_argument("--labs", action="store_true", help="also time every companion lab in notebooks/")
     ap.add_argument("--load", choices=("quiet", "busy", "both"), default="quiet")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--grader-cells", action="store_true",
                     help="also time the cells the autograder runs (demonstrations and test cells left out)")
     args = ap.parse_args()
-    names = args.assignments or course.assignments()
+    names = (args.assignments or course.assignments()) + (labs() if args.labs else [])
     if args.grader_cells:
         for a in names:
             full = statistics.median(time_notebook(a)[0] for _ in range(args.runs))

@@ -5,10 +5,9 @@ the main ones independently: the attention weights are a distribution over the i
 year share is recomputed from the raw weights of utils.nmt.forward, and the failures are re-translated with the
 course's own translate_texts.
 """
-import nbformat
 import pytest
 
-from tests.labs import lab_path, run_lab
+from tests.labs import run_lab
 
 NAME = "attention_weights"
 
@@ -72,20 +71,6 @@ def test_lab_runs_and_records_its_time(lab, record_property):
     reports, seconds, _ = lab
     record_property("lab_seconds", round(seconds, 2))
     assert "share_lab" in reports, f"the check cell did not report; got keys {sorted(reports)}"
-
-
-def test_saved_without_outputs_in_the_course_format():
-    nb = nbformat.read(lab_path(NAME), as_version=4)
-    nbformat.validate(nb)
-    assert (nb.nbformat, nb.nbformat_minor) == (4, 5)
-    assert nb.metadata["kernelspec"] == {"display_name": "Python 3", "language": "python", "name": "python3"}
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.outputs == [] and c.execution_count is None for c in code), "save the lab without outputs"
-    assert len({c.id for c in nb.cells}) == len(nb.cells), "cell ids should be unique"
-    first = code[0].source.splitlines()
-    assert first[0] == "import os, sys" and first[1].startswith('sys.path.insert(0, os.path.abspath(".."))')
-    text = "\n".join(c.source for c in code)
-    assert "import *" not in text and "np.random.seed" not in text
 
 
 def test_attention_weights_are_distributions(lab):

@@ -2,13 +2,11 @@
 reference implementation, to 1e-6 on every example of the lab: each sentence and the corpus, without smoothing
 and with add-one smoothing, BLEU, brevity penalty and the four precisions. sacrebleu is a test dependency only
 (requirements-dev.txt); the check cell runs it in the lab's own kernel on the lab's own variables."""
-import json
 
-import nbformat
 import pytest
 import sacrebleu  # noqa: F401  (fails loudly here when requirements-dev.txt is not installed)
 
-from tests.labs import MARK, lab_path, run_lab
+from tests.labs import run_lab
 
 NAME = "bleu"
 
@@ -52,30 +50,14 @@ report("unclipped_repeat", [bleu_from(_m, _t, _c, closest_length(_c, _refs), add
 '''
 
 
-def all_reports(nb):
-    """Every report(key, value) line of the executed notebook. run_lab's own parser reads each stream output on
-    its own and misses a line that the kernel flushed in two pieces (print writes the mark and the value
-    separately); joining a cell's stdout first keeps every line whole."""
-    reports = {}
-    for cell in nb.cells:
-        text = "".join(out.get("text", "") for out in cell.get("outputs", [])
-                       if out.get("output_type") == "stream" and out.get("name") == "stdout")
-        for line in text.splitlines():
-            if line.startswith(MARK + " "):
-                key, value = json.loads(line[len(MARK) + 1:])
-                reports[key] = value
-    return reports
-
-
 @pytest.fixture(scope="module")
 def lab():
-    _, seconds, nb = run_lab(NAME, checks=[COMPARE])
-    return all_reports(nb), seconds
+    reports, seconds, _ = run_lab(NAME, checks=[COMPARE])
+    return reports, seconds
 
 
-# One test reads the lab's reports: xdist (make test: -n 2 --dist loadgroup) spreads a module's tests over both
-# workers, and the xdist_group mark does not keep them together with this pytest, so several tests would run the
-# lab once per worker. Each check below is a function with its own messages.
+# One test reads the lab's reports (written before tests/labs.py shared one run between the xdist workers; kept:
+# the checks are plain functions with their own messages).
 
 def check_every_example_agrees_with_sacrebleu(reports):
     comparisons = reports["comparisons"]
@@ -101,18 +83,3 @@ def test_lab_runs_and_agrees_with_sacrebleu(lab, record_property):
     print(f"{NAME} lab: {seconds:.1f} s, sacrebleu {reports.get('sacrebleu')}")
     check_every_example_agrees_with_sacrebleu(reports)
     check_the_comparison_is_not_trivial(reports)
-
-
-def test_saved_without_outputs_in_the_course_format():
-    """The lab is committed as nbformat 4.5 with cell ids, the python3 kernel, no outputs, the course's first cell,
-    imports by namespace and no reseeding of numpy's global generator."""
-    nb = nbformat.read(lab_path(NAME), as_version=4)
-    nbformat.validate(nb)
-    assert (nb.nbformat, nb.nbformat_minor) == (4, 5)
-    assert nb.metadata["kernelspec"] == {"display_name": "Python 3", "language": "python", "name": "python3"}
-    code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    assert all(cell.get("id") for cell in nb.cells)
-    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
-    assert code[0].source.startswith('import os, sys\nsys.path.insert(0, os.path.abspath(".."))')
-    source = "\n".join(cell.source for cell in code)
-    assert "import *" not in source and "np.random.seed" not in source

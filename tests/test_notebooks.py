@@ -142,3 +142,21 @@ def test_maths_has_no_escapes_in_text_mode(path):
     found = [(i, m.group(0)) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
              for m in TEXT_WITH_ESCAPE.finditer(c.source)]
     assert not found, f"{os.path.basename(path)}: escaped characters inside \\text{{}} (cell, text): {found}"
+
+
+@pytest.mark.parametrize("path", [p for p in _notebook_paths() if os.sep + "notebooks" + os.sep in p],
+                         ids=os.path.basename)
+def test_lab_is_saved_clean_in_the_course_format(path):
+    """A lab is committed as nbformat 4.5 with unique cell ids, the python3 kernel, no outputs, the course's first
+    cell (utils from the folder above), imports by namespace and no reseeding of numpy's global generator."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert (nb.nbformat, nb.nbformat_minor) == (4, 5)
+    assert nb.metadata["kernelspec"] == {"display_name": "Python 3", "language": "python", "name": "python3"}
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), "save the lab without outputs"
+    assert len({c.get("id") for c in nb.cells} - {None}) == len(nb.cells), "every cell needs a unique id"
+    first = code[0].source.splitlines()
+    assert first[0] == "import os, sys" and first[1].startswith('sys.path.insert(0, os.path.abspath(".."))')
+    text = "\n".join(c.source for c in code)
+    assert "import *" not in text and "np.random.seed" not in text
