@@ -36,3 +36,20 @@ def pytest_collection_finish(session):
         factory = session.config._tmp_path_factory
         factory.getbasetemp()          # made here, before the thread: two threads making it at once collide
         autograde_class.grade_in_background(share, factory)
+
+
+def pytest_configure(config):
+    """The controller of an xdist run picks the run's id itself (xdist would make one up otherwise), so that it
+    knows which shared folder of tests/labs.py to remove at the end."""
+    if getattr(config.option, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER") \
+            and getattr(config.option, "testrunuid", "unset") is None:
+        import uuid
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session):
+    run = getattr(session.config.option, "testrunuid", None)
+    if run and not os.environ.get("PYTEST_XDIST_WORKER"):
+        import shutil
+        import tempfile
+        shutil.rmtree(os.path.join(tempfile.gettempdir(), f"course-labs-{run}"), ignore_errors=True)
