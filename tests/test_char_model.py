@@ -199,26 +199,8 @@ def test_the_model_can_learn_one_name_by_heart(names):
     assert first > 40 and char_model.forward(X, Y, a0, p)[0] < 0.5
 
 
-def test_training_recipe_lowers_the_smoothed_loss(names):
-    """The notebook's recipe (22,000 names, n_a = 50, lr 0.01, clip 5): the smoothed loss ends far below its start.
-
-    Measured: it starts at 41.8 (the uniform guess) and ends near 23; the margins below are wide.
-    """
-    char_to_ix, _ = char_model.vocabulary(names)
-    rng = np.random.default_rng(0)
-    p = char_model.initialize_parameters(50, len(char_to_ix), rng)
-    order = rng.permutation(len(names))
-    start = smoothed = char_model.initial_loss(len(char_to_ix), names)
-    a_prev = np.zeros((50, 1))
-    for j in range(22000):
-        X, Y = char_model.encode(names[order[j % len(names)]], char_to_ix)
-        loss, a, cache = char_model.forward(X, Y, a_prev, p)
-        for k, g in char_model.backward(cache).items():
-            p[k[1:]] -= 0.01 * np.clip(g, -5, 5)
-        a_prev = a[:, :, -1]
-        smoothed = char_model.smooth(smoothed, loss)
-    assert smoothed < start - 12
-    assert char_model.loss_on(names, p, char_to_ix) < start - 12
+# The training recipe (22,000 names, n_a = 50, lr 0.01, clip 5) lowering the loss is checked on the model that
+# notebooks/sampling_and_beam_search.ipynb trains with it (tests/test_lab_sampling_and_beam_search.py).
 
 
 # ------------------------------------------------------------------ plots
