@@ -18,6 +18,7 @@ import tempfile
 import time
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -87,4 +88,25 @@ def run_lab(name, checks=(), timeout=BUDGET * 3):
     return reports, seconds, nb
 
 
-__all__ = ["BUDGET", "CellExecutionError", "lab_path", "reports_of", "run_lab"]
+def lab_fixture(name, checks=()):
+    """A module-scoped fixture for a test module: (reports, seconds, notebook) of one run of the lab with ``checks``.
+    Use as ``lab = lab_fixture("bleu", [CHECK])``."""
+    @pytest.fixture(scope="module")
+    def lab():
+        reports, seconds, nb = run_lab(name, checks)
+        print(f"\n{name}: ran in {seconds:.1f} s")
+        return reports, seconds, nb
+    return lab
+
+
+def record_run(lab, record_property, keys=()):
+    """Record the lab's wall time in the test report (measured, never asserted) and check that the check cells
+    reported ``keys``; return the reports."""
+    reports, seconds, _ = lab
+    record_property("lab_seconds", round(seconds, 2))
+    missing = set(keys) - set(reports)
+    assert not missing, f"the check cells did not report {sorted(missing)}; got keys {sorted(reports)}"
+    return reports
+
+
+__all__ = ["BUDGET", "CellExecutionError", "lab_fixture", "lab_path", "record_run", "reports_of", "run_lab"]

@@ -7,7 +7,7 @@ course's own translate_texts.
 """
 import pytest
 
-from tests.labs import run_lab
+from tests.labs import lab_fixture, record_run
 
 NAME = "attention_weights"
 
@@ -60,17 +60,11 @@ report("month_on_13", float(month_on_13))
 '''
 
 
-@pytest.fixture(scope="module")
-def lab():
-    reports, seconds, nb = run_lab(NAME, checks=[CHECK])
-    print(f"\n{NAME}: ran in {seconds:.1f} s")
-    return reports, seconds, nb
+lab = lab_fixture(NAME, [CHECK])
 
 
 def test_lab_runs_and_records_its_time(lab, record_property):
-    reports, seconds, _ = lab
-    record_property("lab_seconds", round(seconds, 2))
-    assert "share_lab" in reports, f"the check cell did not report; got keys {sorted(reports)}"
+    record_run(lab, record_property, ["share_lab"])
 
 
 def test_attention_weights_are_distributions(lab):

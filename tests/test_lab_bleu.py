@@ -3,10 +3,9 @@ reference implementation, to 1e-6 on every example of the lab: each sentence and
 and with add-one smoothing, BLEU, brevity penalty and the four precisions. sacrebleu is a test dependency only
 (requirements-dev.txt); the check cell runs it in the lab's own kernel on the lab's own variables."""
 
-import pytest
 import sacrebleu  # noqa: F401  (fails loudly here when requirements-dev.txt is not installed)
 
-from tests.labs import run_lab
+from tests.labs import lab_fixture, record_run
 
 NAME = "bleu"
 
@@ -50,10 +49,7 @@ report("unclipped_repeat", [bleu_from(_m, _t, _c, closest_length(_c, _refs), add
 '''
 
 
-@pytest.fixture(scope="module")
-def lab():
-    reports, seconds, _ = run_lab(NAME, checks=[COMPARE])
-    return reports, seconds
+lab = lab_fixture(NAME, [COMPARE])
 
 
 # One test reads the lab's reports (written before tests/labs.py shared one run between the xdist workers; kept:
@@ -78,8 +74,7 @@ def check_the_comparison_is_not_trivial(reports):
 
 
 def test_lab_runs_and_agrees_with_sacrebleu(lab, record_property):
-    reports, seconds = lab
-    record_property("lab_seconds", round(seconds, 2))
-    print(f"{NAME} lab: {seconds:.1f} s, sacrebleu {reports.get('sacrebleu')}")
+    reports = record_run(lab, record_property)
+    print(f"sacrebleu {reports.get('sacrebleu')}")
     check_every_example_agrees_with_sacrebleu(reports)
     check_the_comparison_is_not_trivial(reports)

@@ -5,12 +5,9 @@ caught on a_prev only, and utils' backward passes everywhere.
 
 The lab runs once (module fixture); check cells appended to it report the values, and confirm that the float32
 loss really computes in float32 and that the buggy backward differs from utils' in da_prev alone."""
-import pytest
 
-from tests.labs import run_lab
+from tests.labs import lab_fixture, record_run
 
-# one worker runs every test of this module, so that the lab runs once under xdist (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("lab_gradient_checking")
 
 REPORT = r'''
 report("slopes", {"one_sided": slope_one, "centred": slope_centred})
@@ -37,17 +34,11 @@ report("bug_diff", {k: float(_np.max(_np.abs(_good[k] - _bad[k]))) for k in ("dW
 '''
 
 
-@pytest.fixture(scope="module")
-def lab():
-    reports, seconds, _ = run_lab("gradient_checking", checks=[REPORT, INDEPENDENT])
-    print(f"\ngradient_checking ran in {seconds:.1f} s")
-    return reports, seconds
+lab = lab_fixture("gradient_checking", [REPORT, INDEPENDENT])
 
 
 def test_lab_runs_and_reports(lab, record_property):
-    reports, seconds = lab
-    record_property("lab_seconds", round(seconds, 2))
-    assert {"slopes", "cell", "errors", "bug_diff"} <= set(reports)
+    record_run(lab, record_property, ["slopes", "cell", "errors", "bug_diff"])
 
 
 def test_one_sided_is_first_order_and_centred_second_order(lab):

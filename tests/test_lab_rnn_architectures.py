@@ -6,7 +6,7 @@ the accuracies it asserts, an independent relabelling of its data, the causality
 """
 import pytest
 
-from tests.labs import run_lab
+from tests.labs import lab_fixture, record_run
 
 NAME = "rnn_architectures"
 
@@ -74,17 +74,11 @@ report("summary_axes", len(summary_figure.axes))
 '''
 
 
-@pytest.fixture(scope="module")
-def lab():
-    reports, seconds, nb = run_lab(NAME, checks=[CHECK])
-    print(f"\n{NAME}: ran in {seconds:.1f} s")
-    return reports, seconds, nb
+lab = lab_fixture(NAME, [CHECK])
 
 
 def test_lab_runs_and_records_its_time(lab, record_property):
-    reports, seconds, _ = lab
-    record_property("lab_seconds", round(seconds, 2))
-    assert "bi_acc" in reports, f"the check cell did not report; got keys {sorted(reports)}"
+    record_run(lab, record_property, ["bi_acc"])
 
 
 def test_data_labels_are_the_future_markers(lab):

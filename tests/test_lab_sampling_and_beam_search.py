@@ -3,9 +3,8 @@ do what the lab says, checked in the lab's own kernel after it ran: the sampler 
 rule defines, empty names are counted apart and never shown, beam search with a beam wide enough to keep every
 prefix returns exactly the ranking of an exhaustive search, and every error-analysis verdict follows its rule."""
 
-import pytest
 
-from tests.labs import run_lab
+from tests.labs import lab_fixture, record_run
 
 NAME = "sampling_and_beam_search"
 
@@ -77,10 +76,7 @@ report("exhaustive", _out)
 '''
 
 
-@pytest.fixture(scope="module")
-def lab():
-    reports, seconds, _ = run_lab(NAME, checks=[CLAIMS, SAMPLER, EMPTY, EXHAUSTIVE])
-    return reports, seconds
+lab = lab_fixture(NAME, [CLAIMS, SAMPLER, EMPTY, EXHAUSTIVE])
 
 
 # One test reads the lab's reports (written before tests/labs.py shared one run between the xdist workers; kept:
@@ -122,9 +118,7 @@ def check_wide_beam_is_an_exhaustive_search(reports):
 
 
 def test_lab_runs_its_claims_hold_and_its_pieces_work(lab, record_property):
-    reports, seconds = lab
-    record_property("lab_seconds", round(seconds, 2))
-    print(f"{NAME} lab: {seconds:.1f} s")
+    reports = record_run(lab, record_property)
     print({k: reports.get(k) for k in ("loss", "results", "reference", "greedy", "mean_len", "counts", "fixed")})
     check_claims(reports)
     check_error_analysis_verdicts_follow_the_rule(reports)

@@ -8,12 +8,9 @@ The lab runs once (module fixture); a check cell appended to it reports the valu
 RNN and LSTM gradient norms through utils.rnn's step-by-step backward, another code path than the lab's."""
 import math
 
-import pytest
 
-from tests.labs import run_lab
+from tests.labs import lab_fixture, record_run
 
-# one worker runs every test of this module, so that the lab runs once under xdist (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("lab_vanishing_gradients")
 
 REPORT = r'''
 import numpy as _np
@@ -49,17 +46,11 @@ RNN, LSTM0, LSTM2 = "tanh RNN", "LSTM, $b_f = 0$", "LSTM, $b_f = 2$"
 GRU0, GRUM2 = "GRU, $b_u = 0$", "GRU, $b_u = -2$"
 
 
-@pytest.fixture(scope="module")
-def lab():
-    reports, seconds, _ = run_lab("vanishing_gradients", checks=[REPORT, RECOMPUTE])
-    print(f"\nvanishing_gradients ran in {seconds:.1f} s")
-    return reports, seconds
+lab = lab_fixture("vanishing_gradients", [REPORT, RECOMPUTE])
 
 
 def test_lab_runs_and_reports(lab, record_property):
-    reports, seconds = lab
-    record_property("lab_seconds", round(seconds, 2))
-    assert {"formula_error", "at50", "runs", "recomputed_at50"} <= set(reports)
+    record_run(lab, record_property, ["formula_error", "at50", "runs", "recomputed_at50"])
 
 
 def test_product_of_jacobians_is_the_backward_pass(lab):
