@@ -44,3 +44,53 @@ def test_the_grader_uses_the_same_comparison():
     assert mismatch("y", np.array(["1.0", "2.0"]), e) == "y has dtype <U3, expected numbers"
     assert "should be a number" in mismatch("y", [1.0], 1.0)
     assert mismatch("y", 2.0, 1.0) == "y is off by 1"
+
+
+@pytest.mark.parametrize("got, expected", [
+    (np.float64(-0.10572946), np.float64(0.5)), (np.int64(5), np.int64(7)),
+    (np.array([1.0, np.float64(2.5)]), np.array([1.0, 3.0])), (np.zeros((2, 3)), np.zeros((np.int64(3), 2)))])
+def test_messages_print_numbers_plainly(got, expected):
+    for reveal in (True, False):
+        msg = testing.compare("y", got, expected, reveal=reveal)
+        assert msg and "np." not in msg and "float64(" not in msg and "int64(" not in msg, msg
+    assert testing.compare("y", np.float64(-0.10572946), np.float64(0.5)) == "y is -0.10572946, expected 0.5"
+    with pytest.raises(AssertionError) as info:
+        testing.assert_shape("a", np.zeros((5, 2)), (np.int64(5), np.int64(3)))
+    assert str(info.value) == "a has shape (5, 2), expected (5, 3)."
+    with pytest.raises(AssertionError) as info:
+        testing.assert_keys("g", {np.str_("dWax"): 1}, [np.str_("dWaa")])
+    assert str(info.value) == "g keys are off: missing ['dWaa'], unexpected ['dWax'].", str(info.value)
+    assert testing.plain([np.float64(0.25), (np.int64(5),), np.array([1.5, 2.0])]) == "[0.25, (5,), [1.5, 2. ]]"
+
+
+def test_every_helper_hides_its_frame():
+    import inspect
+    helpers = [f for _, f in inspect.getmembers(testing, inspect.isfunction) if f.__module__ == testing.__name__]
+    assert len(helpers) >= 8
+    assert [f.__name__ for f in helpers if "__tracebackhide__" not in f.__code__.co_varnames] == []
+
+
+def _ipython_traceback(cell_source):
+    """The plain-text traceback IPython's formatter (Context mode, a notebook's default) shows for a cell."""
+    import sys
+    from IPython.core import ultratb
+    ns = {"np": np, "testing": testing}
+    exec(compile("def cell():\n" + "".join("    " + line + "\n" for line in cell_source.splitlines()),
+                 "<test cell>", "exec"), ns)
+    try:
+        ns["cell"]()
+    except AssertionError:
+        return ultratb.FormattedTB(mode="Context", theme_name="nocolor").text(*sys.exc_info())
+    raise AssertionError("the cell did not fail")
+
+
+def test_ipython_shows_the_cell_the_raise_and_the_message_only():
+    text = _ipython_traceback("def check(x):\n    __tracebackhide__ = True\n    testing.assert_close('a_next', x, x + 1)\n"
+                              "check(np.array([1.0, 2.0]))")
+    frames = [line for line in text.splitlines() if line.startswith("File ")]
+    # the cell's frame, then testing.py's raising line (IPython never hides the frame that raises); the cell's own
+    # hidden helper and every frame of testing.py but the raising one are skipped
+    assert "[... skipping hidden 1 frame]" in text, text
+    assert [f.split(",")[0].split(":")[0].rsplit("/", 1)[-1] for f in frames[-2:]] == ["File <test cell>", "testing.py"]
+    assert "compare(" not in text.split("testing.py")[-1].split("raise AssertionError")[-1]
+    assert text.rstrip().endswith("AssertionError: a_next is wrong at 2 of 2 entries; first at index (0,): got 1, expected 2.")
