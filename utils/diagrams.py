@@ -10,6 +10,11 @@ Every function returns a ``matplotlib.figure.Figure`` that is not registered wit
 nothing is shown twice in a notebook and nothing is left open in scripts: a notebook displays
 the figure when it is the last expression of a cell, a script calls ``fig.savefig(...)``.
 Labels follow the course notation: a superscript <t> is the time step.
+
+The assignments do not draw these at run time: ``python -m tools.diagrams`` renders each drawing
+a teacher notebook shows into it as a PNG attached to a markdown cell, so the pictures are there
+before any cell has run. After changing this file, run that command (tests/test_diagrams.py
+fails until then).
 """
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch, Rectangle
