@@ -12,7 +12,7 @@ import numpy as np
 
 from utils import gradcheck, testing
 from .plan import Call, Ref, take
-from .spec import mismatch
+from .spec import NotJudged, mismatch
 
 def randn(rng, *shape):
     return rng.standard_normal(shape)
@@ -64,11 +64,15 @@ def gradient_compare(picks, weights, deps=(), tol=gradcheck.TOLERANCE, grad_labe
     def compare(student, reference):
         for label in ("base_" + k for k in weights):
             if mismatch(label, student.get(label), reference[label]):
-                return []
+                return NotJudged("your forward pass differs from the expected one here, so finite differences "
+                                 "of it cannot judge the backward pass (the other checks of this cell do)")
         for label in deps:
             if mismatch(label, student.get(label), reference[label]) and substantive(student.get(label)):
-                return []
+                return NotJudged("a building block it relies on is wrong here; that block's own test cell "
+                                 "is charged for it")
         grads = student.get(grad_label)
+        if isinstance(grads, dict) and set(grads) == {"error"}:   # the backward pass raised
+            return [str(grads["error"])]
         if not isinstance(grads, dict):
             return [f"the gradients should be a dict, got {type(grads).__name__}"]
         num, ana = [], []

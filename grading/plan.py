@@ -247,7 +247,8 @@ def run_plan(plan, namespace):
         except BaseException as exc:  # noqa: B036 - student code may raise anything, SystemExit included
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            note = {"error": f"{call.func} raised {type(exc).__name__}: {str(exc)[:300]}"}
+            why = str(exc)[:300]
+            note = {"error": f"{call.func} raised {type(exc).__name__}" + (f": {why}" if why else "")}
             for label in call.out:
                 results[label] = note
             continue

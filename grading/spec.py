@@ -32,6 +32,41 @@ class Case:
     atol: float = testing.ATOL
 
 
+class NotJudged(list):
+    """What a compare returns when a case cannot judge the function (an empty list: it costs nothing).
+
+    A gradient check against the student's own forward pass means nothing when that forward pass is
+    wrong; the case is then neither passed nor failed, and the feedback says it did not count and why.
+    """
+
+    def __init__(self, reason):
+        super().__init__()
+        self.reason = reason
+
+
+# The kinds of failure the feedback, the class report and grades_by_function.csv group by.
+KINDS = ("not answered", "raised", "shape", "type", "values", "not run", "other")
+
+
+def failure_kind(message):
+    """The kind of a failure message of ``judge`` (one of KINDS); "raised" is followed by the exception name."""
+    import re
+    m = re.search(r"raised (\w+)", message)
+    if m:
+        return "not answered" if m.group(1) == "NotImplementedError" else f"raised {m.group(1)}"
+    low = message.lower()
+    if "did not run" in low or "could not run" in low or "not autograded" in low:
+        return "not run"
+    if "has shape" in low or "wrong shape" in low or "should be an array of shape" in low or "length" in low:
+        return "shape"
+    if "should be a" in low or "keys are off" in low or "dtype" in low or "is none" in low or "could not be compared" in low:
+        return "type"
+    if "wrong at" in low or "off by" in low or "differs" in low or "relative error" in low or "nan or inf" in low \
+            or "gradient check" in low or "consistent" in low or "no real values" in low:
+        return "values"
+    return "other"
+
+
 class TeacherFailure(Exception):
     """The teacher's notebook fails its own checks: a bug of the course, never charged to a student."""
 

@@ -1,0 +1,60 @@
+"""The feedback page a student gets back (``nbgrader generate_feedback``), made to read well offline.
+
+- Maths is pre-rendered: every ``$...$`` and ``$$...$$`` of the markdown cells becomes MathML
+  (latex2mathml, pure Python), which browsers draw natively; the page loads no MathJax from a CDN, so
+  formulas do not show as raw ``$$...$$`` on a machine without internet.
+- The template (grading/templates/course_feedback) titles each test cell with its function in the
+  contents list and colours the ones that lost points.
+Figures come through as they are in the notebook: the diagrams are attachments of markdown cells, and
+the student's own figures and sound of demonstration cells are handed back by ``grading.media``.
+"""
+import os
+import re
+
+from latex2mathml.converter import convert
+from nbconvert.preprocessors import Preprocessor
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+# code blocks and code spans are left alone; then $$display$$ and $inline$ (a \$ is a dollar sign)
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<![\\\s])\$", re.S)
+
+
+def _convert(tex, display):
+    try:
+        return convert(tex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - a formula the converter cannot read stays as written
+        return f"<code>{tex}</code>"
+
+
+def maths_to_mathml(markdown):
+    """``markdown`` with its formulas replaced by MathML (code spans and blocks untouched)."""
+    parts = _CODE.split(markdown)
+    for i in range(0, len(parts), 2):   # even parts are prose, odd ones code
+        parts[i] = _MATH.sub(lambda m: _convert(m.group(1), True) if m.group(1) is not None
+                             else _convert(m.group(2), False), parts[i])
+    return "".join(parts)
+
+
+class PrerenderMaths(Preprocessor):
+    """Turn the formulas of markdown cells into MathML before the HTML export."""
+
+    enabled = True  # nbconvert runs a preprocessor only when enabled
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown" and "$" in cell.source:
+            cell.source = maths_to_mathml(cell.source)
+        return cell, resources
+
+
+def configure(c):
+    """Point ``nbgrader generate_feedback`` at the course's template and maths pre-rendering."""
+    import nbgrader
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+    nbgrader_templates = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader",
+                                      "templates")
+    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, PrerenderMaths]
+    c.HTMLExporter.template_name = "course_feedback"
+    c.HTMLExporter.template_file = "course_feedback.html.j2"   # extends the feedback template's index.html.j2
+    c.HTMLExporter.extra_template_basedirs = [TEMPLATES, nbgrader_templates]
