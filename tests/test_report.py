@@ -23,7 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Object of type")   # nbgrader's 
     ("hidden check 'random shapes #1': rnn_forward raised NotImplementedError: ", "not answered"),
     ("hidden check 'x': a: f raised NotImplementedError: ; y: f raised NotImplementedError: ", "not answered"),
     ("hidden check 'x': this check did not run (see the outcome of the submission)", "not run"),
-    ("visible check 'x': djmodel raised NameError: djmodel is not defined (or not a function)", "not run"),
+    ("visible check 'x': djmodel raised NameError: djmodel is not defined (or not a function)", "raised NameError"),
+    ("hidden check 'x': f(...)[0] is missing: TypeError: 'NoneType' object is not subscriptable", "type"),
+    ("hidden check 'x': overall is 0.51, expected 0.5; overall (short predictions) is 0.01, expected 0", "values"),
     ("hidden check 'x': a: rnn_forward raised ValueError: could not broadcast input array from shape (5,10)",
      "raised ValueError"),
     ("hidden check 'x': f(...)[0] is missing: TypeError: 'NoneType' object is not subscriptable; "
@@ -41,6 +43,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Object of type")   # nbgrader's 
     ("hidden check 'x': this check exceeded 60 s", "other"),
 ])
 def test_failure_kind_reads_the_message(message, kind):
+    """A report line ("hidden check 'name': " and the case's failures joined by "; ") gets the kind the grader
+    gives the case's first failure (spec.failure_kind)."""
     assert export.failure_kind(message) == kind
 
 
