@@ -59,10 +59,11 @@ def failure_kind(message):
         return "not run"
     if "has shape" in low or "wrong shape" in low or "should be an array of shape" in low or "length" in low:
         return "shape"
-    if "should be a" in low or "keys are off" in low or "dtype" in low or "is none" in low or "could not be compared" in low:
+    if "should be a" in low or "keys are off" in low or "dtype" in low or "is none" in low or "could not be compared" in low \
+            or "is missing: typeerror" in low:   # f(...)[0] of a function that returned None (or a non-sequence)
         return "type"
     if "wrong at" in low or "off by" in low or "differs" in low or "relative error" in low or "nan or inf" in low \
-            or "gradient check" in low or "consistent" in low or "no real values" in low:
+            or "gradient check" in low or "consistent" in low or "no real values" in low or ", expected " in low:
         return "values"
     return "other"
 

@@ -655,9 +655,10 @@ def midi_to_wav(midi_path, wav_path, sample_rate=22050):
 
 
 def play(wav_path):
-    """An IPython.display.Audio player for a WAV file (the last line of a notebook cell shows it)."""
-    from IPython.display import Audio
-    return Audio(filename=str(wav_path))
+    """An audio player for a WAV file (the last line of a notebook cell shows it), embedded as MP3 to keep
+    the saved notebook small (utils/audio.py)."""
+    from . import audio
+    return audio.player_from_file(wav_path)
 
 
 def piano_roll(notes, chords=(), ax=None, beats_per_measure=4, title=None):
