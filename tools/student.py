@@ -74,7 +74,8 @@ def prepare_workspace(workspace=WORKSPACE, ids=None, release_root=RELEASE):
     for aid in ids:
         link = os.path.join(course, "outbound", aid)
         if not os.path.lexists(link):
-            os.symlink(os.path.abspath(os.path.join(release_root, aid)), link, target_is_directory=True)
+            target = os.path.abspath(os.path.join(release_root, aid))   # relative: the course can move
+            os.symlink(os.path.relpath(target, os.path.dirname(link)), link, target_is_directory=True)
     return copied
 
 
