@@ -48,16 +48,6 @@ def ensure_chromium():
         pytest.fail(f"apt-get could not install chromium:\n{(done.stdout + done.stderr)[-3000:]}")
 
 
-def kernel_language_info():
-    """(the release notebook's metadata.language_info, the one this Python's kernel reports). JupyterLab writes the
-    kernel's into the notebook once the kernel is ready and marks the notebook modified when they differ (by
-    design: jupyter/notebook#470, #2123), so a notebook opens unmodified only for a kernel whose language_info,
-    Python's patch version included, is the one it stores."""
-    from ipykernel.ipkernel import IPythonKernel
-    with open(shots.notebook_path(ASSIGNMENT), encoding="utf-8") as f:
-        return json.load(f)["metadata"].get("language_info"), IPythonKernel.language_info
-
-
 class Lab:
     """The running JupyterLab, the browser page and what was seen when the notebook opened."""
 
@@ -158,14 +148,7 @@ def test_student_session(tmp_path):
             with contextlib.suppress(Exception):
                 lab.shot("failure")
             raise
-    stored, reported = kernel_language_info()
-    if stored == reported:
-        assert not lab.seen["dirty"], "the notebook tab is marked modified right after opening"
-    else:
-        # the known cause (see kernel_language_info): the release stores another language_info than the kernel's
-        # (today {"name": "python"} only), so the tab is marked; if it is not, that explanation is out of date
-        assert lab.seen["dirty"], (f"the release notebook stores language_info {stored}, the kernel reports "
-                                   f"{reported}, and yet the notebook opened unmodified: what marks it?")
+    assert not lab.seen["dirty"], "the notebook tab is marked modified right after opening"
 
 
 def test_workspace_is_topped_up_never_overwritten(tmp_path, monkeypatch):
@@ -176,7 +159,10 @@ def test_workspace_is_topped_up_never_overwritten(tmp_path, monkeypatch):
     first = student.prepare_workspace(workspace, ids=[ASSIGNMENT])
     nb = workspace / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     helper = next((workspace / ASSIGNMENT / "utils").glob("*.py"))
-    assert first[ASSIGNMENT] > 1 and nb.read_bytes() == open(shots.notebook_path(ASSIGNMENT), "rb").read()
+    copied, release = json.loads(nb.read_text()), json.load(open(shots.notebook_path(ASSIGNMENT)))
+    # the copy carries this kernel's language_info (so JupyterLab does not mark it modified on opening), nothing else
+    assert first[ASSIGNMENT] > 1 and copied["metadata"]["language_info"] == student.kernel_language_info()
+    assert copied["cells"] == release["cells"] and release["metadata"]["language_info"] != copied["metadata"]["language_info"]
     nb.write_text("my work")
     helper.unlink()
     again = student.prepare_workspace(workspace, ids=[ASSIGNMENT])

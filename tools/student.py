@@ -43,8 +43,30 @@ def assignments(release_root=RELEASE):
                   if os.path.isdir(os.path.join(release_root, name)) and not name.startswith("."))
 
 
+def kernel_language_info():
+    """The metadata.language_info this environment's Python kernel reports (ipykernel), Python version included."""
+    from ipykernel.ipkernel import IPythonKernel
+    return dict(IPythonKernel.language_info)
+
+
+def _with_kernel_language_info(path):
+    """Write this kernel's language_info into a notebook the student has not opened yet. A release stores only
+    {"name": "python"}; JupyterLab writes the running kernel's language_info into a notebook when the kernel
+    starts and marks the notebook modified when that changes it (jupyter/notebook#470, #2123), so without this a
+    fresh notebook would read "modified" before the student touched it. Nothing else of the notebook changes."""
+    import json
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    nb = json.loads(text)
+    nb.setdefault("metadata", {})["language_info"] = kernel_language_info()
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(nb, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
 def copy_missing(src, dest):
-    """Copy the files of folder src that dest does not have yet; returns how many were copied."""
+    """Copy the files of folder src that dest does not have yet (a notebook with this kernel's language_info, so
+    that it opens unmodified); returns how many were copied."""
     copied = 0
     for folder, dirs, files in os.walk(src):
         dirs[:] = [d for d in dirs if d not in ("__pycache__", ".ipynb_checkpoints")]
@@ -54,6 +76,8 @@ def copy_missing(src, dest):
             path = os.path.join(target, name)
             if not os.path.lexists(path):
                 shutil.copy2(os.path.join(folder, name), path)
+                if name.endswith(".ipynb"):
+                    _with_kernel_language_info(path)
                 copied += 1
     return copied
 
