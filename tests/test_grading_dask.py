@@ -1,0 +1,192 @@
+"""Grading on a Dask cluster (grading/distributed.py; nbgrader_config's dask_scheduler).
+
+- The class of tests/autograde_class.ON_DASK (its demo class and the hostile class's return-value part) is graded
+  through a LocalCluster of two worker processes in the suite's shared gradings: it gets exactly the scores and
+  outcomes build_class expects, the same expectations the local pool meets on every other assignment.
+- A small batch on its own LocalCluster: a worker process is killed (SIGKILL) in the middle of one submission's run,
+  and another submission kills every worker that runs it. The first is rerun elsewhere and graded; the second ends
+  "crashed" after a bounded number of worker deaths; every submission has exactly one gradebook row and one report.
+- A worker host that cannot sandbox refuses the task: recorded as "grader error" with its reason, unless the
+  instructor allowed unsandboxed grading.
+"""
+import csv
+import os
+import signal
+import threading
+
+import nbformat
+import pytest
+
+from grading import core
+from tests import autograde_class as ac
+from tools import course
+
+distributed = pytest.importorskip("distributed")  # requirements-dev.txt installs it (requirements-dask.txt)
+
+BATCH_ON = "jazz_improvisation"        # the assignment whose submissions run fastest (tests/autograde_class.py)
+SLOW_SECONDS = 4                       # the slow submission's last cell; the kill lands 2 s into its run
+
+
+def test_the_cluster_class_gets_the_expected_scores(tmp_path_factory):
+    graded = ac.shared_class(ac.ON_DASK, tmp_path_factory)
+    assert f"grading {ac.ON_DASK} (on tcp://" in graded["log"], "the class was not graded on the cluster"
+    n = len(graded["students"])
+    assert f"{n}/{n}" in graded["log"], "the progress bar did not reach every submission"
+    problems = []
+    for student, (kind, outcome) in graded["students"].items():
+        row = graded["rows"].get(student)
+        want = course.expected_score(ac.ON_DASK, kind)
+        if row is None or abs(float(row["score"]) - want) > 1e-9 or row["outcome"] != outcome:
+            problems.append(f"{student}: {row and (row['score'], row['outcome'], row['cause'])}, expected "
+                            f"{want} {outcome!r}")
+    assert not problems, "\n".join(problems) + "\n" + graded["log"][-3000:]
+    assert graded["connections"] == 0
+
+
+def killer_plugin(folder):
+    """A worker plugin (test only) that SIGKILLs its worker process: 2 s into the first run of the slow
+    submission, and 0.5 s into every run of the doomed one. Each kill is logged in ``folder``/kills."""
+    from distributed import WorkerPlugin
+
+    class Killer(WorkerPlugin):
+        name = "test-killer"
+
+        def transition(self, key, start, finish, **kwargs):
+            if finish != "executing" or not isinstance(key, str):
+                return
+            if "-doomed-" in key:
+                delay = 0.5
+            elif "-slow-" in key:
+                try:
+                    os.close(os.open(os.path.join(folder, "slow-killed"), os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    return                      # killed once already: this run may finish
+                delay = 2.0
+            else:
+                return
+            with open(os.path.join(folder, "kills"), "a") as f:
+                f.write(f"{key} {os.getpid()}\n")
+            threading.Timer(delay, os.kill, (os.getpid(), signal.SIGKILL)).start()
+    return Killer()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, gradebook_template):
+    """A throwaway course of BATCH_ON with its gradebook, and a LocalCluster of two worker processes that dies as
+    killer_plugin says (allowed-failures 1: a task is tried on two workers at most). Cheap on purpose: under xdist
+    this module's tests may land on two workers, each making its own."""
+    root = str(tmp_path_factory.mktemp("dask-batch"))
+    ac.make_course(root, BATCH_ON)
+    gradebook_template(root)
+    kills = tmp_path_factory.mktemp("kills")
+    with ac.local_cluster(**{"distributed.scheduler.allowed-failures": 1}) as cluster:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            client.register_plugin(killer_plugin(str(kills)))
+            yield dict(root=root, kills=kills, cluster=cluster, client=client)
+
+
+def test_killed_workers_lose_no_submission_and_a_worker_killer_ends_crashed(site):
+    """Five submissions graded by nbgrader on the cluster: the slow one's worker is killed mid-run (it is rerun
+    elsewhere and graded); the doomed one kills each worker it runs on (crashed after two tries). Every submission
+    has exactly one gradebook row, one report, and its expected score."""
+    root = site["root"]
+    answers = course.teacher_answers(BATCH_ON, root)
+    first = next(iter(course.graded_functions(BATCH_ON, root)))
+    nb = lambda a: course.student_notebook(BATCH_ON, a, root)  # noqa: E731
+    slow = nb(answers)
+    slow.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep({SLOW_SECONDS})\nprint('woke up')"))
+    students = {"perfect": (nb(answers), "full", "graded"), "blank": (nb({}), "zero", "graded"),
+                f"mutant_{first}": (nb(course.mutant_answers(BATCH_ON, first, root)), ("lose", [first]), "graded"),
+                "slow": (slow, "full", "graded"), "doomed": (nb(answers), "zero", "crashed")}
+    for name, (notebook, _, _) in students.items():
+        course.write_submission(name, BATCH_ON, notebook, root)
+    env = dict(ac.GRADING_ENV, COURSE_GRADING_DASK_SCHEDULER=site["cluster"].scheduler_address)
+    rows, reports, log = ac.autograde(root, BATCH_ON, env=env, feedback_for=set())
+    log_file = site["kills"] / "kills"
+    kills = log_file.read_text().split()[::2] if log_file.exists() else []
+
+    # a worker killed mid-run loses nothing
+    assert sum("-slow-" in k for k in kills) == 1, kills           # the slow run was killed once, mid-run
+    with open(os.path.join(root, "grades.csv")) as f:
+        listed = [r["student_id"] for r in csv.DictReader(f) if r["assignment"] == BATCH_ON]
+    assert sorted(listed) == sorted(students), "each submission exactly once in the gradebook"
+    folder = os.path.join(root, "grading_reports", BATCH_ON)
+    written = sorted(n for n in os.listdir(folder) if not n.startswith("_") and n.endswith(".json"))
+    assert written == sorted(f"{s}.{BATCH_ON}.json" for s in students), written
+    problems = []
+    for student, (_, kind, outcome) in students.items():
+        row, want = rows[student], course.expected_score(BATCH_ON, kind)
+        if abs(float(row["score"]) - want) > 1e-9 or row["outcome"] != outcome:
+            problems.append(f"{student}: {row['score']} {row['outcome']} ({row['cause']}), expected {want} {outcome}")
+    assert not problems, "\n".join(problems) + "\n" + log[-3000:]
+    woke = [c["output"] for c in reports["slow"]["cells"].values() if "woke up" in c["output"]]
+    assert woke, "the slow submission's rerun did not run to its end"
+
+    # a submission that kills every worker it touches: crashed after a bounded number of tries
+    doomed = [k for k in kills if "-doomed-" in k]
+    assert len(doomed) == 2, doomed     # allowed-failures 1: two worker deaths, then no more tries
+    assert "killed the grading worker" in reports["doomed"]["cause"], reports["doomed"]["cause"]
+    assert "2 workers died" in reports["doomed"]["cause"]
+    assert f"{len(students)}/{len(students)}" in log, "no progress bar"
+
+
+def _submit(root, student):
+    """Write the perfect submission of BATCH_ON as ``student``'s."""
+    course.write_submission(student, BATCH_ON, course.student_notebook(
+        BATCH_ON, course.teacher_answers(BATCH_ON, root), root), root)
+
+
+def test_a_cluster_run_reports_exactly_what_a_local_run_does(site):
+    """The same submission and seed, its job run here and on a worker: the same verdicts, messages and cells."""
+    from grading import distributed as gd
+
+    root = site["root"]
+    funcs = course.graded_functions(BATCH_ON, root)
+    first = next(iter(funcs))
+    settings = core.Settings(cell_timeout=15, case_timeout=60, memory_mb=2048, seed=11, workers=2)
+    for student in ("same_local", "same_cluster"):
+        course.write_submission(student, BATCH_ON, course.student_notebook(
+            BATCH_ON, course.mutant_answers(BATCH_ON, first, root), root), root)
+    here = core.grade_submission(root, BATCH_ON, "same_local", BATCH_ON, settings, sandboxed=True)
+    cluster = gd.Cluster(site["cluster"].scheduler_address)
+    try:
+        there = core.grade_submission(root, BATCH_ON, "same_cluster", BATCH_ON, settings, sandboxed=True,
+                                      job=cluster.job(BATCH_ON, "same_cluster", BATCH_ON))
+    finally:
+        cluster.close()
+    assert {g for g, c in here["checks"].items() if not c["passed"]} == set(funcs[first])   # a real mutant
+    for field in ("outcome", "cause", "issues", "checks", "cells", "seed"):
+        assert here[field] == there[field], field
+
+
+def test_a_worker_host_without_sandbox_refuses(site):
+    """The worker's sandbox check is made to fail (as on a host without user namespaces): the task is refused and
+    the submission recorded as a grader error naming the host's reason; with allow_unsandboxed it runs."""
+    from grading import distributed as gd
+
+    client = site["client"]
+
+    def no_sandbox():
+        gd._sandbox["status"] = (False, "test: no user namespaces")
+    client.run(no_sandbox)
+    try:
+        root = site["root"]
+        for student in ("refused", "allowed"):
+            _submit(root, student)
+        settings = core.Settings(cell_timeout=15, case_timeout=60, memory_mb=2048, seed=7)
+        refusing = gd.Cluster(site["cluster"].scheduler_address)
+        allowing = gd.Cluster(site["cluster"].scheduler_address, allow_unsandboxed=True)
+        try:
+            refused = core.grade_submission(root, BATCH_ON, "refused", BATCH_ON, settings,
+                                            job=refusing.job(BATCH_ON, "refused", BATCH_ON))
+            allowed = core.grade_submission(root, BATCH_ON, "allowed", BATCH_ON, settings,
+                                            job=allowing.job(BATCH_ON, "allowed", BATCH_ON))
+        finally:
+            refusing.close()
+            allowing.close()
+    finally:
+        client.run(lambda: gd._sandbox.update(status=None))
+    assert refused["outcome"] == "grader error", refused["cause"]
+    assert "refused the task: the sandbox is unavailable there (test: no user namespaces)" in refused["cause"]
+    assert allowed["outcome"] == "graded" and all(c["passed"] for c in allowed["checks"].values()), allowed["cause"]
+    assert any(i["kind"] == "note" and "without the sandbox" in i["detail"] for i in allowed["issues"])
