@@ -30,6 +30,7 @@ the task (recorded as "grader error" with the reason and the host), unless the i
 import atexit
 import gzip
 import hashlib
+import inspect
 import io
 import os
 import socket
@@ -53,7 +54,23 @@ CACHE = "course-grading-release"
 
 
 class WorkerRefused(Exception):
-    """A worker host that cannot run the task (no sandbox, release folder missing)."""
+    """A worker host that cannot run the task (no sandbox, release folder missing, other grading code)."""
+
+
+RUN_FILES = ("runner.py", "plan.py", "sandbox.py")    # what a sandboxed run is made of, besides core.run_job
+_code = {}
+
+
+def run_code_digest():
+    """A digest of the grading files that make a sandboxed run (the same on the instructor's side and the worker's,
+    or the worker refuses: its runs would not be the ones the verdicts expect)."""
+    if "digest" not in _code:
+        h = hashlib.sha256(core.VERSION.encode())
+        for name in RUN_FILES:
+            with open(os.path.join(core.HERE, name), "rb") as f:
+                h.update(name.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+        _code["digest"] = h.hexdigest()
+    return _code["digest"]
 
 
 # ------------------------------------------------------------------ the release folder, shipped once
@@ -147,11 +164,14 @@ def run_task(job):
     """The sandboxed run of one submission on this worker. ``job`` and the result are plain data.
 
     job: {"cells": [{"index", "source"}], "plans": {case id: encoded plan}, "settings": {...},
-          "sandboxed": bool, "allow_unsandboxed": bool, "release": digest}
+          "sandboxed": bool, "allow_unsandboxed": bool, "release": digest, "code": run_code_digest()}
     returns {"cells": {index: event}, "results": {case id: results}, "issues": [...], "host": name}
     or {"refused": why, "host": name} when this host cannot run it.
     """
     host = socket.gethostname()
+    if job.get("code") != run_code_digest():
+        return {"host": host, "refused": f"worker host {host} refused the task: its grading/ ({', '.join(RUN_FILES)}) "
+                                         "differs from the instructor's; install the same course version there"}
     sandboxed = bool(job["sandboxed"])
     notes = []
     if sandboxed:
@@ -168,7 +188,8 @@ def run_task(job):
     if not os.path.isdir(support):
         return {"host": host, "refused": f"worker host {host} has not received the release folder "
                                          f"{job['release'][:12]} (the ReleaseFolder plugin did not run there)"}
-    settings = dict(job["settings"])
+    known = inspect.signature(core.Settings).parameters
+    settings = {k: v for k, v in job["settings"].items() if k in known}
     settings["workers"] = max(2, int(settings.get("workers") or 2))  # one BLAS thread per runner on a shared host
     cases = {cid: _Case(plan_lang.decode_plan(p)) for cid, p in job["plans"].items()}
     cells, results, issues = core.run_job(job["cells"], cases, support, core.Settings(**settings), sandboxed=sandboxed)
@@ -223,7 +244,8 @@ class Cluster:
         job = {"cells": [{"index": int(c["index"]), "source": str(c["source"])} for c in cells],
                "plans": {cid: plan_lang.encode_plan(case.plan) for cid, case in cases.items()},
                "settings": dict(vars(settings)), "sandboxed": bool(sandboxed),
-               "allow_unsandboxed": self.allow_unsandboxed, "release": self.ship(support_dir)}
+               "allow_unsandboxed": self.allow_unsandboxed, "release": self.ship(support_dir),
+               "code": run_code_digest()}
         key = f"grade-{name.replace('/', '-')}-{uuid.uuid4().hex[:12]}"
         fut = self.client.submit(run_task, job, key=key, pure=False, retries=RETRIES)
         try:
@@ -251,11 +273,13 @@ class Cluster:
 
 
 _clusters = {}
+_clusters_lock = threading.Lock()
 
 
 def cluster(address, allow_unsandboxed=False):
     """One Cluster per scheduler address and process."""
     key = (address, bool(allow_unsandboxed))
-    if key not in _clusters:
-        _clusters[key] = Cluster(address, allow_unsandboxed)
-    return _clusters[key]
+    with _clusters_lock:
+        if key not in _clusters:
+            _clusters[key] = Cluster(address, allow_unsandboxed)
+        return _clusters[key]

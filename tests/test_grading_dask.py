@@ -6,8 +6,9 @@
 - A small batch on its own LocalCluster: a worker process is killed (SIGKILL) in the middle of one submission's run,
   and another submission kills every worker that runs it. The first is rerun elsewhere and graded; the second ends
   "crashed" after a bounded number of worker deaths; every submission has exactly one gradebook row and one report.
+- The same submission and seed give the same report whether its job runs here or on a worker.
 - A worker host that cannot sandbox refuses the task: recorded as "grader error" with its reason, unless the
-  instructor allowed unsandboxed grading.
+  instructor allowed unsandboxed grading; a worker with other grading code refuses too.
 """
 import csv
 import os
@@ -190,3 +191,13 @@ def test_a_worker_host_without_sandbox_refuses(site):
     assert "refused the task: the sandbox is unavailable there (test: no user namespaces)" in refused["cause"]
     assert allowed["outcome"] == "graded" and all(c["passed"] for c in allowed["checks"].values()), allowed["cause"]
     assert any(i["kind"] == "note" and "without the sandbox" in i["detail"] for i in allowed["issues"])
+
+
+def test_a_worker_with_other_grading_code_refuses():
+    """A worker whose grading files differ from the instructor's (another course version) refuses the task before
+    running anything (no cluster needed: the task is called as a worker calls it)."""
+    from grading import distributed as gd
+    out = gd.run_task({"code": "0" * 64, "cells": [], "plans": {}, "settings": {}, "sandboxed": True,
+                       "release": "x"})
+    assert "differs from the instructor's" in out["refused"]
+    assert gd.run_code_digest() != "0" * 64 and len(gd.run_code_digest()) == 64
