@@ -210,7 +210,13 @@ class Cluster:
     def __init__(self, address, allow_unsandboxed=False, timeout=30):
         from distributed import Client
         self.address, self.allow_unsandboxed = address, bool(allow_unsandboxed)
-        self.client = Client(address, timeout=timeout, set_as_default=False)
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise RuntimeError(f"Refusing to grade: the Dask scheduler at {address} (dask_scheduler in "
+                               f"nbgrader_config.py or COURSE_GRADING_DASK_SCHEDULER) did not answer within {timeout} s "
+                               f"({type(exc).__name__}: {exc}). Start it (README: 'Grading on several machines') "
+                               "or unset dask_scheduler to grade on this machine.") from None
         self.shipped, self.lock = {}, threading.Lock()
         atexit.register(self.close)
 
@@ -281,5 +287,10 @@ def cluster(address, allow_unsandboxed=False):
     key = (address, bool(allow_unsandboxed))
     with _clusters_lock:
         if key not in _clusters:
-            _clusters[key] = Cluster(address, allow_unsandboxed)
+            try:
+                _clusters[key] = Cluster(address, allow_unsandboxed)
+            except RuntimeError as exc:   # remembered: the next notebook of the batch fails at once, not after a wait
+                _clusters[key] = exc
+        if isinstance(_clusters[key], Exception):
+            raise _clusters[key]
         return _clusters[key]

@@ -201,3 +201,14 @@ def test_a_worker_with_other_grading_code_refuses():
                        "release": "x"})
     assert "differs from the instructor's" in out["refused"]
     assert gd.run_code_digest() != "0" * 64 and len(gd.run_code_digest()) == 64
+
+
+def test_an_unreachable_scheduler_stops_grading_with_a_clear_message():
+    import socket
+
+    from grading import distributed as gd
+    with socket.socket() as s:          # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(RuntimeError, match="Refusing to grade: the Dask scheduler at .* did not answer"):
+        gd.Cluster(address, timeout=1)
