@@ -8,19 +8,20 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: course test releases demo grade bench clean help
+.PHONY: course test releases demo grade bench clean help student
 
 help:
 	@echo "make course   create .venv, build releases, grade the demo class, print the grade table"
 	@echo "make test     create .venv if needed and run the test suite"
 	@echo "make bench    benchmark the layer library against PyTorch (separate venv)"
+	@echo "make student  JupyterLab as a student sees it, on student/ (copies of the releases; nothing overwritten)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-dask.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@# rfc3987-syntax (pulled in by jsonschema's format-nongpl extra, for an "iri" format no Jupyter schema uses)
 	@# builds ~35 parsers at import: 1.5-1.8 s in every nbgrader, nbconvert and Jupyter process (nbgrader --version
@@ -45,6 +46,11 @@ grade: $(VENV)/.installed
 # time, and a third worker fills it (the whole suite, quiet: 278 s with -n 2, 260 s with -n 3, same tree).
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -n 3 --dist loadgroup --durations=15 tests
+
+# A student's JupyterLab on student/ (git-ignored): copies of release/<id>/, where a file the student already has is
+# never overwritten, and nbgrader's student tools only (student-config/). Arguments: python -m tools.student --help.
+student: $(VENV)/.installed
+	$(BIN)/python -m tools.student
 
 bench:
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench

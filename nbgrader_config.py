@@ -34,4 +34,5 @@ configure(
     workers=None,             # parallel submissions (None: all cores)
     seed_scope="submission",  # fresh hidden inputs per submission; "run": one seed per grading run (less CPU)
     allow_unsandboxed=False,  # True only where the host cannot sandbox, knowingly
+    dask_scheduler=None,      # "tcp://host:8786": sandboxed runs on a Dask cluster (README: "Grading on several machines")
 )

@@ -31,7 +31,7 @@ import numpy as np
 from . import notebook as nbk
 from . import plan as plan_lang
 from . import sandbox
-from .spec import TeacherFailure, default_compare
+from .spec import NotJudged, TeacherFailure, default_compare, failure_kind
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSION = "2"
@@ -474,7 +474,12 @@ def decode_results(results):
 # ------------------------------------------------------------------ verdicts
 
 def judge(cases, student_res, reference_res):
-    """{grade_id: {"passed": bool, "failures": [...], "n": cases, "hidden": n hidden}}.
+    """{grade_id: {"passed", "failures", "n", "hidden", "ran", "cases"}} for every test cell.
+
+    n: the cell's cases; ran: the cases that judged the function (a case whose compare returns
+    ``NotJudged`` - e.g. a gradient check against a forward pass that is itself wrong - costs nothing and
+    is not counted as run); cases: one {"name", "hidden", "passed", "kind"} per case, where kind is
+    "passed", "not judged" or a failure kind of ``spec.failure_kind``.
 
     An exception while comparing (a value of an unexpected kind that a rule did not foresee) fails
     that case, with a note; it never stops the grading of the submission. A failure of the teacher's
@@ -483,7 +488,8 @@ def judge(cases, student_res, reference_res):
     checks = {}
     for cid, case in cases.items():
         gid = cid.split("::")[0]
-        entry = checks.setdefault(gid, {"passed": True, "failures": [], "n": 0, "hidden": 0})
+        entry = checks.setdefault(gid, {"passed": True, "failures": [], "n": 0, "hidden": 0, "ran": 0,
+                                        "cases": [], "not_judged": []})
         entry["n"] += 1
         entry["hidden"] += int(case.hidden)
         stud = decode_results(student_res.get(cid))
@@ -500,6 +506,14 @@ def judge(cases, student_res, reference_res):
             except Exception as exc:  # noqa: BLE001
                 failures = [f"your result could not be compared ({type(exc).__name__}); "
                             "check the types and shapes of what the function returns"]
+        record = {"name": case.name, "hidden": bool(case.hidden), "passed": not failures}
+        if isinstance(failures, NotJudged):
+            record["kind"] = "not judged"
+            entry["not_judged"].append(f"'{case.name}': {failures.reason}")
+        else:
+            entry["ran"] += 1
+            record["kind"] = failure_kind(str(failures[0])) if failures else "passed"
+        entry["cases"].append(record)
         if failures:
             entry["passed"] = False
             kind = "hidden check" if case.hidden else "visible check"
@@ -685,12 +699,15 @@ def _raw_submission(path):
         return f.read()
 
 
-def grade_submission(course_root, assignment, student, notebook, settings, sandboxed=True):
+def grade_submission(course_root, assignment, student, notebook, settings, sandboxed=True, job=None):
     """Grade submitted/<student>/<assignment>/<notebook>.ipynb; returns (and caches) the report.
 
     The report records the seed its hidden cases were drawn from (``COURSE_GRADING_SEED`` replays it).
     The cached report is reused only when the submission and every file its verdict depends on are
     unchanged (and, with a fixed seed, the seed too).
+    job: what runs the student's cells and cases, with ``run_job``'s signature and return (default: ``run_job``,
+    a sandbox on this machine; grading/distributed.py passes one that runs it on a Dask worker). The cases,
+    the reference and the verdicts stay here whatever runs the job.
     """
     path = os.path.join(course_root, "submitted", student, assignment, notebook + ".ipynb")
     release_path = os.path.join(course_root, "release", assignment, notebook + ".ipynb")
@@ -726,7 +743,7 @@ def grade_submission(course_root, assignment, student, notebook, settings, sandb
             unreadable = f"the notebook's cells could not be read ({type(exc).__name__})"
         else:
             try:
-                cell_ev, student_res, issues = run_job(nbk.exec_cells(canonical), cases,
+                cell_ev, student_res, issues = (job or run_job)(nbk.exec_cells(canonical), cases,
                                                        os.path.join(course_root, "release", assignment),
                                                        settings, sandboxed=sandboxed)
             except Exception as exc:  # noqa: BLE001 - recorded, never "not autograded"
@@ -747,17 +764,48 @@ def grade_submission(course_root, assignment, student, notebook, settings, sandb
     return report
 
 
-def test_cell_outputs(report, grade_id):
+def _one_line(text):
+    return re.sub(r"\s+", " ", text)
+
+
+def check_summary(check, title=""):
+    """The lines a test cell shows for one graded check (``judge``'s entry): first line a verdict with counts
+    that count only the cases that judged the function, then one line per failure with its kind in
+    brackets, then the cases that did not count and why."""
+    ran = check.get("ran", check["n"])
+    n_failed = len(check["failures"])
+    who = f"{title}: " if title else ""
+    kinds = [c["kind"] for c in check.get("cases", []) if c["kind"] not in ("passed", "not judged")]
+    if check["passed"]:
+        head = f"{who}passed {ran} of {ran} checks ({check['hidden']} hidden)"
+    elif kinds and all(k == "not answered" for k in kinds) and n_failed == ran:
+        head = f"{who}not answered yet (it raised NotImplementedError on all {ran} checks that ran)"
+    else:
+        head = f"{who}failed {n_failed} of {ran} checks"
+    skipped = check.get("not_judged", [])
+    if skipped:
+        head += f"; {len(skipped)} more did not count"
+    lines = [head + "."]
+    cases = [c for c in check.get("cases", []) if c["kind"] not in ("passed", "not judged")]
+    if head.startswith(f"{who}not answered yet"):
+        return lines   # the same NotImplementedError once per check would only repeat the first line
+    for i, f in enumerate(check["failures"]):
+        kind = f" [{cases[i]['kind']}]" if i < len(cases) else ""
+        lines.append(" - " + _one_line(f)[:600] + kind)
+    for why in skipped:
+        lines.append(" - did not count: " + _one_line(why)[:300])
+    return lines
+
+
+def test_cell_outputs(report, grade_id, title=""):
     """nbformat outputs for a test cell: a stream on success, an error output on failure."""
     check = report["checks"].get(grade_id)
     if check is None:
         return [nbformat.v4.new_output("error", ename="NotChecked", evalue="no check for this cell",
                                        traceback=["no check is defined for this test cell"])]
+    lines = check_summary(check, title)
     if check["passed"]:
-        return [nbformat.v4.new_output("stream", name="stdout",
-                                       text=f"Passed: {check['n']} checks ({check['hidden']} hidden).\n")]
-    lines = [f"Failed {len(check['failures'])} of {check['n']} checks:"] + \
-        [" - " + re.sub(r"\s+", " ", f)[:600] for f in check["failures"]]
+        return [nbformat.v4.new_output("stream", name="stdout", text="\n".join(lines) + "\n")]
     if report["outcome"] != "graded":
         lines.append(f"Submission outcome: {report['outcome']} ({report['cause']})")
     return [nbformat.v4.new_output("error", ename="CheckFailed", evalue=lines[0], traceback=lines)]

@@ -6,6 +6,7 @@ submissions whose functions return degenerate or forged values (every assignment
 to stop the grader or read what they must not, and honest ones whose notebook got damaged (one assignment,
 MECHANISMS_ON: see below). ``build_class`` says what each must score.
 """
+import contextlib
 import csv
 import fcntl
 import json
@@ -376,8 +377,32 @@ def copy_gradebook(tmp_path_factory, course_root):
     shutil.copy(path, os.path.join(str(course_root), "gradebook.db"))
 
 
+# The class graded through a Dask LocalCluster of two worker processes (nbgrader_config's dask_scheduler) instead of
+# the local pool: the cluster path meets the demo and hostile classes at no extra grading (tests/test_grading_dask.py).
+ON_DASK = "dinosaur_island"
+
+
+@contextlib.contextmanager
+def local_cluster(n_workers=2, **config):
+    """A LocalCluster of ``n_workers`` worker processes of one thread each, as README's "Grading on several machines"
+    starts them (worker-saturation 1.0: a worker holds only the task it runs; no memory limit of dask's own, the
+    sandbox caps each run). ``config``: more dask settings for the scheduler."""
+    import logging
+
+    import dask
+    from distributed import LocalCluster
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0, **config}):
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               memory_limit=0, silence_logs=logging.ERROR)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
 def grade_class(assignment, tmp_path_factory):
-    """Build the class of ``assignment`` in a throwaway course and grade it with plain nbgrader."""
+    """Build the class of ``assignment`` in a throwaway course and grade it with plain nbgrader (ON_DASK: on a
+    LocalCluster)."""
     root = str(tmp_path_factory.mktemp(assignment))
     make_course(root, assignment)
     copy_gradebook(tmp_path_factory, root)
@@ -385,7 +410,9 @@ def grade_class(assignment, tmp_path_factory):
     students = build_class(root, assignment, listener.port)
     # seed_scope "run": one fresh seed for the whole class, so the teacher's reference answers each hidden check
     # once (half the CPU of this batch); fresh inputs per submission are tested in test_grading_hostile.py.
-    rows, reports, log = autograde(root, assignment, env=GRADING_ENV, feedback_for=feedback_students(assignment, students))
+    with local_cluster() if assignment == ON_DASK else contextlib.nullcontext() as cluster:
+        env = dict(GRADING_ENV, **({"COURSE_GRADING_DASK_SCHEDULER": cluster.scheduler_address} if cluster else {}))
+        rows, reports, log = autograde(root, assignment, env=env, feedback_for=feedback_students(assignment, students))
     listener.stop = True
     return dict(assignment=assignment, root=root, students=students, rows=rows, reports=reports,
                 log=log, connections=listener.connections)

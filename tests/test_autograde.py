@@ -4,6 +4,7 @@ One batch per assignment holds perfect, blank, one mutant per graded function an
 tests/autograde_class.py (those aimed at the grader itself, and the damaged notebooks, in one assignment's batch
 only); each must get exactly its expected score and outcome, and the batch must complete.
 """
+import csv
 import os
 
 import nbformat
@@ -130,3 +131,58 @@ def test_feedback_never_shows_hidden_tests(graded):
         assert "HIDDEN TESTS" not in html and "Autograder outcome" in html
         auto = open(os.path.join(graded["root"], "autograded", student, a, a + ".ipynb")).read()
         assert "HIDDEN TESTS" not in auto
+
+
+def test_feedback_reads_offline_names_functions_and_keeps_figures(graded):
+    """The feedback page loads nothing from the internet (maths pre-rendered as MathML, no MathJax), titles each
+    test cell with its function in the contents list, shows the diagrams (markdown attachments) and says plainly
+    that a blank function is not answered yet, counting only the checks that ran."""
+    import re
+    a = graded["assignment"]
+    html = open(os.path.join(graded["root"], "feedback", "blank", a, a + ".html")).read()
+    assert not re.search(r"mathjax|cdnjs|<script[^>]+src=\"https?:", html, re.I), f"{a}: the feedback loads a script"
+    release = nbformat.read(os.path.join(course.ROOT, "release", a, a + ".ipynb"), as_version=4)
+    if any("$" in c.source for c in release.cells if c.cell_type == "markdown"):
+        assert "<math" in html and "$$" not in html, f"{a}: maths not pre-rendered"
+    titles = re.findall(r'<li class="(?:passed|failed)"><a href="#([\w-]+)">([\w ]+)</a>', html)
+    want = {test: func for func, tests in _points(a).items() for test in tests}
+    assert titles and dict(titles) == want, f"{a}: contents list {titles} should name {want}"
+    attachments = sum(len(c.get("attachments", {})) for c in release.cells if c.cell_type == "markdown")
+    assert html.count("data:image/png;base64") >= attachments, f"{a}: diagrams missing from the feedback"
+    assert html.count("not answered yet") == len(want), f"{a}: a blank function should read 'not answered yet'"
+
+
+# the submissions of autograde_class.build_class whose own code does what the integrity scan looks for
+FLAGGED = {"hostile", "patch_numpy", "patch_helpers", "input_transformer", "ipython_hooks", "read_teacher", "os_exit",
+           "forged_events", "forged_setup_failure", "pipe_flood", "network"}
+HONEST = {"perfect", "blank", "partial", "stderr_noise", *ac.DAMAGES}
+
+
+def test_class_report_and_per_function_grades(mechanisms):
+    """The class report of the graded class (tools/report.py; no new grading): the hostile submissions are flagged,
+    the honest ones are not, the runs that did not end normally are listed; grades_by_function.csv has one row per
+    student and graded test cell, which adds up to grades.csv's score."""
+    from grading import export
+    from tools import report
+    root, a = mechanisms["root"], mechanisms["assignment"]
+    out = os.path.join(root, "reports", "class.html")
+    assert report.main([a, "--out", out], root=root) == 0
+    data = report.collect(root, a)
+    flagged = {s["id"] for s in data["students"] if s["flags"]}
+    assert FLAGGED <= flagged, f"not flagged: {sorted(FLAGGED - flagged)}"
+    assert not flagged & (HONEST | {s for s in mechanisms["students"] if s.startswith("mutant_")}), \
+        f"honest submissions flagged: {sorted(flagged & HONEST)}"
+    abnormal = {s["id"] for s in report.summarize(data)["abnormal"]}
+    assert {s for s, (_, outcome) in mechanisms["students"].items() if outcome != "graded"} == abnormal
+    page = open(out).read()
+    assert all(s in page for s in FLAGGED | abnormal)
+    with open(os.path.join(root, export.FUNCTIONS_CSV)) as f:
+        rows = list(csv.DictReader(f))
+    cells = [g for tests in _points(a).values() for g in tests]
+    assert len(rows) == len(mechanisms["rows"]) * len(cells)
+    for student, row in mechanisms["rows"].items():
+        mine = [r for r in rows if r["student_id"] == student]
+        assert sorted(r["grade_id"] for r in mine) == sorted(cells)
+        assert abs(sum(float(r["score"]) for r in mine) - float(row["raw_score"])) < 1e-9, student
+    assert {r["failure_kinds"] for r in rows if r["student_id"] == "blank"} == {"not answered"}
+    assert {r["passed"] for r in rows if r["student_id"] == "perfect"} == {"True"}

@@ -4,6 +4,7 @@
     python -m tools.course demo         # write the demo class under submitted/
     python -m tools.course grade        # nbgrader autograde + generate_feedback + export, print table
     python -m tools.course all          # the three in order (what `make course` runs)
+    python -m tools.course report ASSIGNMENT [--out PATH]   # class report (tools/report.py), after grading
 
 Support files: a release folder must run on its own, so each assignment ships copies of the utils
 modules its notebook imports (found by reading the imports) and the data files it needs (DATA below). They are generated from utils/ and data/
@@ -365,6 +366,9 @@ def demo_expectations(names=None):
 
 
 def main(argv):
+    if argv and argv[0] == "report":
+        from tools import report
+        return report.main(argv[1:])
     if not argv or argv[0] not in ("release", "demo", "grade", "all"):
         print(__doc__)
         return 2

@@ -33,7 +33,7 @@ from utils import trigger_parts as parts
 
 from ..checks import Call, Ref, consistent_or_matching, take
 from ..plan import Rng
-from ..spec import Case, mismatch
+from ..spec import Case, NotJudged, mismatch
 
 RATE, CLIP_MS, N_SAMPLES, T_Y = parts.RATE, parts.CLIP_MS, parts.N_SAMPLES, parts.T_Y
 MAX_TRIES = 100
@@ -174,7 +174,7 @@ def _insert_case(name, background, clip, previous, seed, hidden=True):
         if not any(_as_bool(student.get(k)) != reference[k] for k in blocks):
             return direct                                           # your is_overlapping is right here
         if _charged_to_block([student.get(k) for k in blocks], student.get("segment_time"), "is_overlapping"):
-            return []
+            return NotJudged("your is_overlapping is wrong here; it is charged to its own test cell")
         probes = [_as_bool(student.get(f"block probe {i}")) for i in range(len(PROBES))]
         tries = [_as_bool(student.get(f"block try {i}")) for i in range(len(cands))]
         if None in probes or None in tries:
