@@ -512,7 +512,7 @@ def judge(cases, student_res, reference_res):
             entry["not_judged"].append(f"'{case.name}': {failures.reason}")
         else:
             entry["ran"] += 1
-            record["kind"] = failure_kind(str(failures[0])) if failures else "passed"
+            record["kind"] = failure_kind("; ".join(str(f) for f in failures)) if failures else "passed"
         entry["cases"].append(record)
         if failures:
             entry["passed"] = False

@@ -51,6 +51,8 @@ KINDS = ("not answered", "raised", "shape", "type", "values", "not run", "other"
 def failure_kind(message):
     """The kind of a failure message of ``judge`` (one of KINDS); "raised" is followed by the exception name."""
     import re
+    if "raised NotImplementedError" in message:   # also when a later call failed for want of its result
+        return "not answered"
     m = re.search(r"raised (\w+)", message)
     if m:
         return "not answered" if m.group(1) == "NotImplementedError" else f"raised {m.group(1)}"

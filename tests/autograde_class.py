@@ -109,16 +109,19 @@ for fd in pipes:
 print('forged into', len(pipes), 'pipes')
 """
 
-# 600 MB without a newline into every pipe the process holds
-FLOOD = """chunk = b'x' * (1 << 20)
+# MB megabytes without a newline into every pipe the process holds. test_grading_hostile floods 600 MB and measures
+# the grader's memory; the class floods 200 MB (8 times the grader's 24 MB cap on one answer), which a loaded 2-core
+# machine streams through within the suite's 15 s cell limit (600 MB there once took longer).
+FLOOD_OF = """chunk = b'x' * (1 << 20)
 for fd in pipes:
     try:
-        for _ in range(600):
+        for _ in range({mb}):
             os.write(fd, chunk)
     except OSError:
         pass
 print('flooded', len(pipes), 'pipes')
 """
+FLOOD = FLOOD_OF.format(mb=600)
 
 
 # A function that returns its visible answer whatever the input also breaks the functions that
@@ -258,7 +261,7 @@ def build_class(root, assignment, port, mechanisms=None):
         "os._exit(121)"))
     add("forged_setup_failure", marker, "full", "crashed")
     flood = nb(A)
-    flood.cells.append(nbformat.v4.new_code_cell(FIND_PIPES + FLOOD))
+    flood.cells.append(nbformat.v4.new_code_cell(FIND_PIPES + FLOOD_OF.format(mb=200)))
     add("pipe_flood", flood, "full")
     # honest students whose notebook got damaged: full marks
     stderr_noise = nb(A)

@@ -146,3 +146,9 @@ def test_players_embed_mp3_far_smaller_than_wav():
         audio.player(np.zeros((2, 3)), rate)
     with pytest.raises(ValueError, match="rate"):
         audio.player(x, 0)
+
+
+def test_a_chained_call_that_failed_for_want_of_an_unanswered_one_reads_not_answered():
+    msg = ("insert_ones raised LookupError: the call saved as 'y1' did not succeed; "
+           "insert_ones raised NotImplementedError")
+    assert spec.failure_kind(msg) == "not answered"

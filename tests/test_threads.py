@@ -1,4 +1,6 @@
 """utils/threads.py: the BLAS thread policy of the layer library, and the grader's thread settings."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,19 @@ def test_grading_processes_get_one_blas_thread_when_they_run_side_by_side():
     assert core._env(2, "/w")["OPENBLAS_NUM_THREADS"] == "1"
     assert core._env(1, "/w", reference=True)["OPENBLAS_NUM_THREADS"] == "1"   # beside the one worker
     assert not any(k in core._env(1, "/w") for k in threads.USER_VARIABLES)   # alone: the policy decides
+
+
+def test_a_blas_loaded_after_the_first_call_is_limited_too(fixed_policy, monkeypatch):
+    """A BLAS library loaded by a later import (scipy's wheels carry their own OpenBLAS) is found: the list of
+    libraries is looked up again when modules were imported since."""
+    found = threads._libraries()
+    fake = type("FakeBlas", (), {"num_threads": 2, "user_api": "blas",
+                                 "set_num_threads": lambda self, n: setattr(self, "num_threads", n)})()
+    monkeypatch.setattr(threads, "ThreadpoolController", lambda: type("C", (), {"lib_controllers": found + [fake]})())
+    monkeypatch.setitem(sys.modules, "a_module_imported_later", object())   # an import happened
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        with threads.limit("recurrent"):
+            assert fake.num_threads == 1
+        assert fake.num_threads == 2
+    monkeypatch.undo()
+    threads._libraries()

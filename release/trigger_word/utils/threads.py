@@ -28,6 +28,7 @@ changed. Work outside utils is never affected: the thread count is restored when
 """
 import functools
 import importlib
+import sys
 import os
 import threading
 import time
@@ -51,7 +52,7 @@ FREE_MARGIN = 0.5                # all of BLAS's threads when the free cores rea
 USER_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 _local = threading.local()               # depth of nested policy calls in this thread (the outermost decides)
-_blas = None                             # the BLAS libraries' controllers, found once
+_blas = None                             # the BLAS libraries' controllers (see _libraries)
 
 
 class _Load:
@@ -146,14 +147,21 @@ def forget():
     _load.last, _load.free = None, None
 
 
+_scanned_at = [-1]   # len(sys.modules) when the BLAS libraries were last looked up
+
+
 def _libraries():
+    """The BLAS libraries loaded in this process. Looked up again whenever modules were imported since the last
+    look (an import such as scipy.signal can load a BLAS of its own: scipy's wheels carry their own OpenBLAS,
+    which a list made before that import would leave running with every core)."""
     global _blas
-    if _blas is None:
+    if _blas is None or len(sys.modules) != _scanned_at[0]:
         if ThreadpoolController is None:
             _blas = []
         else:
             importlib.import_module("numpy")      # numpy's BLAS must be loaded for threadpoolctl to find it
             _blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+        _scanned_at[0] = len(sys.modules)
     return _blas
 
 
@@ -179,7 +187,7 @@ class limit:
         with threads.limit("recurrent"):
             for step in ...: ...
     """
-    __slots__ = ("kind", "depth", "before", "want")
+    __slots__ = ("kind", "depth", "before", "want", "libs")
 
     def __init__(self, kind):
         self.kind = _known(kind)
@@ -190,18 +198,19 @@ class limit:
         self.before = None
         if depth or user_controls() or not _libraries():
             return self
-        before = [lib.num_threads for lib in _blas]
+        libs = _blas
+        before = [lib.num_threads for lib in libs]
         want = _want(self.kind, max(before))
         if any(n != want for n in before):
-            self.before, self.want = before, want
-            for lib, n in zip(_blas, before):
+            self.before, self.want, self.libs = before, want, libs   # restored on exit even if a rescan comes between
+            for lib, n in zip(libs, before):
                 if n != want:
                     lib.set_num_threads(want)
         return self
 
     def __exit__(self, *exc):
         if self.before is not None:
-            for lib, n in zip(_blas, self.before):
+            for lib, n in zip(self.libs, self.before):
                 if n != self.want:
                     lib.set_num_threads(n)
         _local.depth = self.depth
