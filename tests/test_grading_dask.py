@@ -74,8 +74,7 @@ def killer_plugin(folder):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, gradebook_template):
     """A throwaway course of BATCH_ON with its gradebook, and a LocalCluster of two worker processes that dies as
-    killer_plugin says (allowed-failures 1: a task is tried on two workers at most). Cheap on purpose: under xdist
-    this module's tests may land on two workers, each making its own."""
+    killer_plugin says (allowed-failures 1: a task is tried on two workers at most); one test uses it."""
     root = str(tmp_path_factory.mktemp("dask-batch"))
     ac.make_course(root, BATCH_ON)
     gradebook_template(root)
@@ -86,7 +85,7 @@ def site(tmp_path_factory, gradebook_template):
             yield dict(root=root, kills=kills, cluster=cluster, client=client)
 
 
-def test_killed_workers_lose_no_submission_and_a_worker_killer_ends_crashed(site):
+def killed_workers_lose_no_submission_and_a_worker_killer_ends_crashed(site):
     """Five submissions graded by nbgrader on the cluster: the slow one's worker is killed mid-run (it is rerun
     elsewhere and graded); the doomed one kills each worker it runs on (crashed after two tries). Every submission
     has exactly one gradebook row, one report, and its expected score."""
@@ -137,7 +136,7 @@ def _submit(root, student):
         BATCH_ON, course.teacher_answers(BATCH_ON, root), root), root)
 
 
-def test_a_cluster_run_reports_exactly_what_a_local_run_does(site):
+def a_cluster_run_reports_exactly_what_a_local_run_does(site):
     """The same submission and seed, its job run here and on a worker: the same verdicts, messages and cells."""
     from grading import distributed as gd
 
@@ -160,7 +159,7 @@ def test_a_cluster_run_reports_exactly_what_a_local_run_does(site):
         assert here[field] == there[field], field
 
 
-def test_a_worker_host_without_sandbox_refuses(site):
+def a_worker_host_without_sandbox_refuses(site):
     """The worker's sandbox check is made to fail (as on a host without user namespaces): the task is refused and
     the submission recorded as a grader error naming the host's reason; with allow_unsandboxed it runs."""
     from grading import distributed as gd
@@ -191,6 +190,14 @@ def test_a_worker_host_without_sandbox_refuses(site):
     assert "refused the task: the sandbox is unavailable there (test: no user namespaces)" in refused["cause"]
     assert allowed["outcome"] == "graded" and all(c["passed"] for c in allowed["checks"].values()), allowed["cause"]
     assert any(i["kind"] == "note" and "without the sandbox" in i["detail"] for i in allowed["issues"])
+
+
+def test_on_one_cluster_deaths_lose_nothing_verdicts_match_and_a_host_without_sandbox_refuses(site):
+    """The three checks that need a cluster, on one cluster: as separate tests, xdist spread them over workers
+    that each started a cluster of their own (two worker processes each, and their restarts)."""
+    killed_workers_lose_no_submission_and_a_worker_killer_ends_crashed(site)
+    a_cluster_run_reports_exactly_what_a_local_run_does(site)
+    a_worker_host_without_sandbox_refuses(site)
 
 
 def test_a_worker_with_other_grading_code_refuses():
