@@ -775,10 +775,11 @@ def check_summary(check, title=""):
     ran = check.get("ran", check["n"])
     n_failed = len(check["failures"])
     who = f"{title}: " if title else ""
-    kinds = [c["kind"] for c in check.get("cases", []) if c["kind"] not in ("passed", "not judged")]
+    failed = [c for c in check.get("cases", []) if c["kind"] not in ("passed", "not judged")]  # one per failure
+    not_answered = bool(failed) and all(c["kind"] == "not answered" for c in failed) and n_failed == ran
     if check["passed"]:
         head = f"{who}passed {ran} of {ran} checks ({check['hidden']} hidden)"
-    elif kinds and all(k == "not answered" for k in kinds) and n_failed == ran:
+    elif not_answered:
         head = f"{who}not answered yet (it raised NotImplementedError on all {ran} checks that ran)"
     else:
         head = f"{who}failed {n_failed} of {ran} checks"
@@ -786,11 +787,10 @@ def check_summary(check, title=""):
     if skipped:
         head += f"; {len(skipped)} more did not count"
     lines = [head + "."]
-    cases = [c for c in check.get("cases", []) if c["kind"] not in ("passed", "not judged")]
-    if head.startswith(f"{who}not answered yet"):
+    if not_answered:
         return lines   # the same NotImplementedError once per check would only repeat the first line
     for i, f in enumerate(check["failures"]):
-        kind = f" [{cases[i]['kind']}]" if i < len(cases) else ""
+        kind = f" [{failed[i]['kind']}]" if i < len(failed) else ""
         lines.append(" - " + _one_line(f)[:600] + kind)
     for why in skipped:
         lines.append(" - did not count: " + _one_line(why)[:300])

@@ -34,7 +34,8 @@ FAILURE_KINDS = list(KINDS)   # "raised" stands for "raised <exception name>"
 def failure_kind(message):
     """The kind of one failure line of a grading report (checks[gid]["failures"][i], "hidden check 'name': "
     and up to three failures joined by "; "), for reports written before the grader recorded each case's kind:
-    the kind ``spec.failure_kind`` gives the case's first failure, as ``core.judge`` does."""
+    the kind ``spec.failure_kind`` gives the case's first failure. (``core.judge`` reads all of a case's failures
+    together, and the reports it writes carry that kind per case, so this reading serves older reports only.)"""
     text = str(message)
     head = re.match(r"^(hidden|visible) check '.*?': ", text)
     text = text[head.end():] if head else text
