@@ -239,7 +239,9 @@ def build_class(root, assignment, port, mechanisms=None):
         "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n        pass"))
     add("swallow_interrupt", hang, "full", "timed out")
     hog = nb(A)
-    hog.cells.append(nbformat.v4.new_code_cell("import numpy as np\nhog = [np.ones((2**27,)) for _ in range(100)]"))
+    # np.empty reserves address space, which is what the sandbox caps (RLIMIT_AS), without writing it: np.ones
+    # wrote 1 GB before the cap struck, 3.7 s on a quiet machine here and over the 15 s cell limit in CI once.
+    hog.cells.append(nbformat.v4.new_code_cell("import numpy as np\nhog = [np.empty((2**27,)) for _ in range(100)]"))
     add("memory_hog", hog, "full", "out of memory")
     net = nb(A)
     net.cells.append(nbformat.v4.new_code_cell(
