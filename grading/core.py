@@ -215,6 +215,7 @@ class Runner:
             os.close(resp_w)
         os.set_blocking(self.req_w, False)
         self.buf = bytearray()
+        self.scanned = 0         # how much of buf (after a found marker) holds no newline
 
     def ask(self, request, timeout, deadline=None):
         """Send ``request`` (a dict) and return the answer (a dict); raise Stopped."""
@@ -226,6 +227,7 @@ class Runner:
             end = min(end, deadline)
         out = memoryview(data)
         self.buf.clear()
+        self.scanned = 0
         while True:
             left = end - time.monotonic()
             if left <= 0:
@@ -266,14 +268,20 @@ class Runner:
             return None
         if p:
             del self.buf[:p]
-        nl = self.buf.find(b"\n", len(marker))
+            self.scanned = 0
+        # the end of the line is looked for in what arrived since the last look only (an answer of 12 MB comes in
+        # about 190 reads: scanning it all again each time cost 0.065 s per answer)
+        nl = self.buf.find(b"\n", max(len(marker), self.scanned))
         if nl < 0:
+            self.scanned = len(self.buf)
             if len(self.buf) > MAX_ANSWER_BYTES:
                 self.buf.clear()
+                self.scanned = 0
                 return {"too_large": True}
             return None
         line = bytes(self.buf[len(marker):nl])
         del self.buf[:nl + 1]
+        self.scanned = 0
         try:
             answer = json.loads(line)
         except ValueError:
