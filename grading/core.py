@@ -324,18 +324,29 @@ class Runner:
         return "crash", f"ended the process (exit status {code})"
 
 
-def _copy_regular(src, dst):
-    """Copy the regular files and folders of ``src`` into ``dst``; symbolic links are never followed."""
+def support_entries(src, rel=""):
+    """(path relative to ``src``, path, is a folder) of what a run gets from the support folder ``src``: its regular
+    files and folders, depth first in name order, without dot files, notebooks and __pycache__; symbolic links are
+    never followed. The local grader copies these (``_copy_regular``); grading/distributed.py packs the same ones."""
     for name in sorted(os.listdir(src)):
         if name.startswith(".") or name.endswith(".ipynb") or name == "__pycache__":
             continue
-        s, d = os.path.join(src, name), os.path.join(dst, name)
-        st = os.lstat(s)
-        if stat.S_ISDIR(st.st_mode):
-            os.makedirs(d, exist_ok=True)
-            _copy_regular(s, d)
-        elif stat.S_ISREG(st.st_mode):
-            shutil.copyfile(s, d)
+        path, r = os.path.join(src, name), os.path.join(rel, name)
+        mode = os.lstat(path).st_mode
+        if stat.S_ISDIR(mode):
+            yield r, path, True
+            yield from support_entries(path, r)
+        elif stat.S_ISREG(mode):
+            yield r, path, False
+
+
+def _copy_regular(src, dst):
+    """Copy the regular files and folders of ``src`` into ``dst``; symbolic links are never followed."""
+    for rel, path, is_dir in support_entries(src):
+        if is_dir:
+            os.makedirs(os.path.join(dst, rel), exist_ok=True)
+        else:
+            shutil.copyfile(path, os.path.join(dst, rel))
 
 
 _FONTS = {}
@@ -343,14 +354,14 @@ _FONTS_LOCK = threading.Lock()
 MPL_BUILD_FONTS = "import matplotlib.font_manager as fm, sys; sys.exit(0 if fm.fontManager.ttflist else 1)"
 
 
-def _font_cache():
-    """A folder holding matplotlib's font list for this Python, built once per grading process by the trusted
-    course environment (None when matplotlib is missing or the build fails). Every run starts with an empty
-    /tmp, where matplotlib would otherwise scan the system's fonts again: 0.28 s of CPU per run measured here,
-    about two hours for a course of 25,000 runs. Each run gets its own copy, so what a submission writes there
-    reaches no other run."""
+def _font_list():
+    """The file of matplotlib's font list for this Python (fontlist-v*.json), built once per grading process by the
+    trusted course environment (None when matplotlib is missing or the build fails). Every run starts with an
+    empty /tmp, where matplotlib would otherwise scan the system's fonts again: 0.28 s of CPU per run measured
+    here, about two hours for a course of 25,000 runs. Each run gets its own copy, so what a submission writes
+    there reaches no other run."""
     with _FONTS_LOCK:
-        if "dir" not in _FONTS:
+        if "file" not in _FONTS:
             folder = tempfile.mkdtemp(prefix="grade-fonts-")
             env = dict(os.environ, MPLCONFIGDIR=folder, MPLBACKEND="Agg")
             try:
@@ -358,13 +369,14 @@ def _font_cache():
                                     timeout=120).returncode == 0
             except (OSError, subprocess.SubprocessError):
                 ok = False
-            ok = ok and any(n.startswith("fontlist") and n.endswith(".json") for n in os.listdir(folder))
-            if not ok:
-                shutil.rmtree(folder, ignore_errors=True)
-            else:
+            built = [n for n in os.listdir(folder) if n.startswith("fontlist") and n.endswith(".json")] if ok else []
+            if built:
                 atexit.register(shutil.rmtree, folder, True)
-            _FONTS["dir"] = folder if ok else None
-        return _FONTS["dir"]
+                _FONTS["file"] = os.path.join(folder, built[0])
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+                _FONTS["file"] = None
+        return _FONTS["file"]
 
 
 def _prepare_workdir(support_dir):
@@ -375,12 +387,10 @@ def _prepare_workdir(support_dir):
     os.makedirs(rdir)
     shutil.copy(os.path.join(HERE, "plan.py"), rdir)
     shutil.copy(os.path.join(HERE, "runner.py"), rdir)
-    fonts = _font_cache()
+    fonts = _font_list()
     os.makedirs(os.path.join(rdir, "mpl"))
     if fonts:
-        for name in os.listdir(fonts):
-            if name.startswith("fontlist") and name.endswith(".json"):
-                shutil.copyfile(os.path.join(fonts, name), os.path.join(rdir, "mpl", name))
+        shutil.copyfile(fonts, os.path.join(rdir, "mpl", os.path.basename(fonts)))
     return work
 
 

@@ -34,7 +34,6 @@ import inspect
 import io
 import os
 import socket
-import stat
 import tarfile
 import tempfile
 import threading
@@ -77,23 +76,16 @@ def run_code_digest():
 
 def pack_release(support_dir):
     """(sha256 hex digest, bytes of a tar.gz) of the regular files the sandbox would copy from ``support_dir``
-    (the same selection as core._copy_regular: no dot files, notebooks, __pycache__; links never followed)."""
+    (core.support_entries: the local grader's selection; links never followed)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        def add(folder, arc):
-            for name in sorted(os.listdir(folder)):
-                if name.startswith(".") or name.endswith(".ipynb") or name == "__pycache__":
-                    continue
-                path, rel = os.path.join(folder, name), (arc + "/" + name if arc else name)
-                st = os.lstat(path)
-                if stat.S_ISDIR(st.st_mode):
-                    add(path, rel)
-                elif stat.S_ISREG(st.st_mode):
-                    info = tarfile.TarInfo(rel)
-                    info.size, info.mode, info.mtime = st.st_size, 0o644, 0
-                    with open(path, "rb") as f:
-                        tar.addfile(info, f)
-        add(support_dir, "")
+        for rel, path, is_dir in core.support_entries(support_dir):
+            if is_dir:
+                continue
+            info = tarfile.TarInfo(rel.replace(os.sep, "/"))
+            info.size, info.mode, info.mtime = os.lstat(path).st_size, 0o644, 0
+            with open(path, "rb") as f:
+                tar.addfile(info, f)
     data = gzip.compress(buf.getvalue(), compresslevel=6, mtime=0)   # the same folder, the same bytes
     return hashlib.sha256(data).hexdigest(), data
 

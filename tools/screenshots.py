@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from tools import student
+from tools import course, student
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "docs", "screenshots")
@@ -56,15 +56,11 @@ def notebook_path(assignment, root=ROOT, kind="release"):
 
 
 def solution_of(function, assignment=ASSIGNMENT):
-    """The teacher's answer: the solution cell of `function` in the teacher notebook, BEGIN/END lines removed."""
-    with open(notebook_path(assignment, kind="source"), encoding="utf-8") as f:
-        cells = json.load(f)["cells"]
-    for cell in cells:
-        text = "".join(cell["source"])
-        if cell["cell_type"] == "code" and f"def {function}(" in text and "### BEGIN SOLUTION" in text:
-            return "\n".join(line for line in text.splitlines()
-                             if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-    raise LookupError(f"no solution cell of {function} in the teacher notebook of {assignment}")
+    """The teacher's answer: the solution cell of `function` in the teacher notebook, as a student would write it."""
+    answers = course.teacher_answers(assignment)
+    if function not in answers:
+        raise LookupError(f"no solution cell of {function} in the teacher notebook of {assignment}")
+    return answers[function]
 
 
 def cell_indices(function, assignment=ASSIGNMENT):
